@@ -1,0 +1,1 @@
+"""The `credctl` command line: thin front end over the core."""

@@ -1,0 +1,49 @@
+"""Passphrases for `init`, `passwd` and `rekey`: from the environment or asked twice."""
+
+from __future__ import annotations
+
+import getpass
+import os
+
+from credctl.errors import InvalidInput, VaultLockedError
+from credctl.vault.unlock import read_passphrase_file
+
+
+def new_passphrase(
+    *,
+    file_var: str,
+    value_var: str,
+    can_prompt: bool,
+    what: str = "passphrase",
+    empty_keeps: bool = False,
+) -> bytes | None:
+    """A new passphrase from `file_var`/`value_var`, else asked twice; None if neither."""
+    path = os.environ.get(file_var)
+    if path:
+        chosen = read_passphrase_file(path)
+    elif os.environ.get(value_var):
+        chosen = os.environ[value_var].encode()
+    elif can_prompt:
+        first = getpass.getpass(f"New {what}: ")
+        second = getpass.getpass(f"Repeat the new {what}: ")
+        if first != second:
+            raise InvalidInput("the two passphrases differ; nothing was changed")
+        if not first and empty_keeps:
+            return None
+        chosen = first.encode()
+    else:
+        return None
+    if not chosen:
+        raise InvalidInput(f"the {what} must not be empty")
+    return chosen
+
+
+def require_new_passphrase(*, file_var: str, value_var: str, can_prompt: bool) -> bytes:
+    """Like `new_passphrase`, but without a source and a terminal it is exit 4."""
+    chosen = new_passphrase(file_var=file_var, value_var=value_var, can_prompt=can_prompt)
+    if chosen is None:
+        raise VaultLockedError(
+            "no passphrase given and no terminal to ask for one",
+            hint=f"set {file_var} (a file holding the passphrase) or {value_var}",
+        )
+    return chosen

@@ -1,0 +1,150 @@
+"""Unlock sources, tried in the order of SPEC §5; the first that works wins.
+
+1. ``CREDCTL_SESSION`` (from ``credctl unlock``), unless expired or ended by ``lock``
+2. ``CREDCTL_KEY`` (a CI key slot: no KDF)
+3. the OS keyring (after ``unlock --remember``)
+4. ``CREDCTL_PASSPHRASE_FILE``
+5. ``CREDCTL_PASSPHRASE``
+6. a hidden prompt, only when stdin is a terminal
+
+With none of them, `VaultLockedError` (exit 4) names the sources at once: a
+script never hangs on a prompt.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from credctl.errors import InvalidInput, VaultLockedError, WrongPassphraseError
+from credctl.vault import keys
+from credctl.vault.file import read_regular_file
+from credctl.vault.format import ParsedFile
+from credctl.vault.store import StaleDataKeyError, Vault, decrypt_body
+
+Prompt = Callable[[str], str]
+PROMPT_ATTEMPTS = 3
+SOURCES_HINT = (
+    'set CREDCTL_SESSION (eval "$(credctl unlock)"), CREDCTL_KEY, '
+    "CREDCTL_PASSPHRASE_FILE or CREDCTL_PASSPHRASE, or run in a terminal"
+)
+
+
+def terminal_prompt() -> Prompt | None:
+    """A hidden prompt on the terminal, or None when stdin is not a terminal."""
+    if not sys.stdin or not sys.stdin.isatty():
+        return None
+
+    def ask(text: str) -> str:
+        import getpass
+
+        return getpass.getpass(text)
+
+    return ask
+
+
+def read_passphrase_file(path: str) -> bytes:
+    """A passphrase file's contents without one trailing newline."""
+    try:
+        raw = read_regular_file(Path(path), missing=FileNotFoundError(path))
+    except FileNotFoundError:
+        raise InvalidInput(f"passphrase file {path!r} does not exist") from None
+    if raw.endswith(b"\r\n"):
+        return raw[:-2]
+    return raw[:-1] if raw.endswith(b"\n") else raw
+
+
+@dataclass
+class EnvironmentUnlocker:
+    """The standard unlock sources, read from an environment mapping."""
+
+    env: Mapping[str, str] = field(default_factory=lambda: os.environ)
+    prompt: Prompt | None = None
+    passphrase_only: bool = False
+    notes: list[str] = field(default_factory=list)
+    used_passphrase: bytes | None = field(default=None, repr=False)
+
+    def unlock(self, vault: Vault, parsed: ParsedFile) -> tuple[bytes, str]:
+        """Return (data key, source) or raise (4 locked, 5 wrong key, 6 damaged)."""
+        header = parsed.header
+        if not self.passphrase_only:
+            found = self._from_session(vault, parsed) or self._from_ci_key(parsed)
+            found = found or self._from_keyring(vault, parsed)
+            if found:
+                return found
+        passphrase, source = self.passphrase()
+        if passphrase is not None:
+            data_key, _slot = keys.unwrap_with_passphrase(header, passphrase)
+            self.used_passphrase = passphrase
+            return data_key, source
+        if self.prompt is not None:
+            for attempt in range(PROMPT_ATTEMPTS):
+                entered = self.prompt(f"Passphrase for {vault.path}: ").encode()
+                try:
+                    data_key, _slot = keys.unwrap_with_passphrase(header, entered)
+                except WrongPassphraseError:
+                    if attempt + 1 == PROMPT_ATTEMPTS:
+                        raise
+                    sys.stderr.write("credctl: wrong passphrase, try again\n")
+                    continue
+                self.used_passphrase = entered
+                return data_key, "prompt"
+        reasons = "; ".join(self.notes)
+        raise VaultLockedError(
+            "the vault is locked and no unlock source is available"
+            + (f" ({reasons})" if reasons else ""),
+            hint=SOURCES_HINT,
+        )
+
+    def passphrase(self) -> tuple[bytes | None, str]:
+        """The passphrase from CREDCTL_PASSPHRASE_FILE or CREDCTL_PASSPHRASE, if set."""
+        path = self.env.get("CREDCTL_PASSPHRASE_FILE")
+        if path:
+            return read_passphrase_file(path), "passphrase-file"
+        value = self.env.get("CREDCTL_PASSPHRASE")
+        if value:
+            return value.encode(), "passphrase-env"
+        return None, ""
+
+    def _from_session(self, vault: Vault, parsed: ParsedFile) -> tuple[bytes, str] | None:
+        text = self.env.get("CREDCTL_SESSION")
+        if not text:
+            return None
+        from credctl.vault.sessions import open_session
+
+        data_key, reason = open_session(vault.file, text, parsed.header.vault_id)
+        if data_key is None:
+            self.notes.append(reason)
+            return None
+        if not _key_fits(parsed, data_key):
+            self.notes.append("CREDCTL_SESSION predates a `credctl rekey`")
+            return None
+        return data_key, "session"
+
+    def _from_ci_key(self, parsed: ParsedFile) -> tuple[bytes, str] | None:
+        text = self.env.get("CREDCTL_KEY")
+        if not text:
+            return None
+        return keys.unwrap_with_ci_key(parsed.header, keys.CiKey.parse(text)), "ci-key"
+
+    def _from_keyring(self, vault: Vault, parsed: ParsedFile) -> tuple[bytes, str] | None:
+        if not vault.file.keyring_marker.exists():
+            return None
+        from credctl.vault.keyring_store import recall
+
+        data_key = recall(vault.file, parsed.header.vault_id)
+        if data_key is None or not _key_fits(parsed, data_key):
+            self.notes.append("the OS keyring holds no usable key for this vault")
+            return None
+        return data_key, "keyring"
+
+
+def _key_fits(parsed: ParsedFile, data_key: bytes) -> bool:
+    try:
+        decrypt_body(parsed, data_key)
+    except StaleDataKeyError:
+        return False
+    return True
