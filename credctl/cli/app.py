@@ -8,8 +8,14 @@ from typing import Annotated
 
 import typer
 
+# typer 0.29 vendors click, and its usage-error classes are only reachable here
+# (pyproject pins typer to 0.29.x for that reason).
+from typer._click import exceptions as click_exceptions
+
 from credctl._version import __version__
 from credctl.cli.context import CliContext
+
+__all__ = ["app", "click_exceptions"]
 
 app = typer.Typer(
     name="credctl",

@@ -23,8 +23,7 @@ def doctor_command(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="JSON object for scripts.")] = False,
 ) -> int:
-    """Check the vault's health: file and folder permissions, format version, KDF
-    strength, key slots, backups, sessions, lock state and keyring.
+    """Check the vault's health: permissions, format, KDF, keys, backups, lock, keyring.
 
     The contents are decrypted too when an unlock source is at hand.  Exit 0
     healthy, 1 degraded (with reasons), 2 unhealthy.

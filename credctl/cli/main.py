@@ -25,25 +25,25 @@ def run(args: list[str]) -> int:
     from credctl.cli import output
 
     try:
-        import click
+        import typer
 
-        from credctl.cli.app import app
+        from credctl.cli.app import app, click_exceptions
 
         try:
             result = app(args=args, prog_name="credctl", standalone_mode=False)
-        except click.exceptions.NoArgsIsHelpError as exc:
-            exc.ctx and click.echo(exc.ctx.get_help(), err=True)  # type: ignore[func-returns-value]
-            return ExitCode.USAGE
-        except click.UsageError as exc:
+        except click_exceptions.NoArgsIsHelpError as exc:
             exc.show()
             return ExitCode.USAGE
-        except click.exceptions.Abort:
+        except click_exceptions.UsageError as exc:
+            exc.show()
+            return ExitCode.USAGE
+        except typer.Abort:
             sys.stderr.write("\n")
             output.error("interrupted")
             return ExitCode.INTERRUPTED
-        except click.exceptions.Exit as exc:
+        except typer.Exit as exc:
             return int(exc.exit_code)
-        except click.ClickException as exc:
+        except click_exceptions.ClickException as exc:
             exc.show()
             return ExitCode.USAGE
         return int(result) if isinstance(result, int) else ExitCode.OK
