@@ -70,9 +70,10 @@ def root(
 
 
 def _register() -> None:
-    from credctl.cli import doctor, key_commands, vault_commands
+    from credctl.cli import credential_commands, doctor, key_commands, vault_commands
 
     vault_commands.register(app)
+    credential_commands.register(app)
     key_commands.register(app)
     doctor.register(app)
 

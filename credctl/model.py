@@ -1,0 +1,355 @@
+"""The credential model and the seed's supporting types, as plain typed data.
+
+Nothing here does I/O.  `Credential` never holds secret data (the seed's
+`get_credential` returns "details without sensitive data"); secrets travel only
+inside `Token` as `SecretValue`s.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from credctl.secret import SecretValue
+
+CredentialId = int
+
+
+def utc_now() -> dt.datetime:
+    """The current time, timezone-aware UTC, to the second."""
+    return dt.datetime.now(dt.UTC).replace(microsecond=0)
+
+
+def to_rfc3339(moment: dt.datetime) -> str:
+    """A UTC timestamp as ``YYYY-MM-DDTHH:MM:SSZ``."""
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def from_rfc3339(text: str) -> dt.datetime:
+    """Parse an RFC 3339 timestamp (``Z`` or an offset) into aware UTC."""
+    moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    if moment.tzinfo is None:
+        raise ValueError("timestamp has no time zone")
+    return moment.astimezone(dt.UTC)
+
+
+@dataclass(frozen=True)
+class UserContext:
+    """Who acts, for ownership and the audit trail: ``UserContext(user_id, ip)``."""
+
+    user_id: str
+    ip: str | None = None
+
+    @classmethod
+    def system(cls) -> UserContext:
+        """The local user acting on their own vault."""
+        return cls("local")
+
+
+@dataclass(frozen=True)
+class CredentialContext:
+    """Why a token is read: the execution and workflow asking for it."""
+
+    user_id: str | None = None
+    execution_id: str | None = None
+    workflow_id: str | None = None
+
+    @classmethod
+    def builder(cls) -> CredentialContextBuilder:
+        """Start building a context, as in the seed."""
+        return CredentialContextBuilder()
+
+
+@dataclass
+class CredentialContextBuilder:
+    """Fluent builder for `CredentialContext`."""
+
+    _fields: dict[str, str] = field(default_factory=dict)
+
+    def user_id(self, value: str) -> CredentialContextBuilder:
+        """Set the acting user."""
+        self._fields["user_id"] = value
+        return self
+
+    def execution_id(self, value: str) -> CredentialContextBuilder:
+        """Set the execution id."""
+        self._fields["execution_id"] = value
+        return self
+
+    def workflow_id(self, value: str) -> CredentialContextBuilder:
+        """Set the workflow id."""
+        self._fields["workflow_id"] = value
+        return self
+
+    def build(self) -> CredentialContext:
+        """The finished context."""
+        return CredentialContext(**self._fields)
+
+
+@dataclass(frozen=True)
+class Credential:
+    """A credential's details; never its secret data."""
+
+    id: CredentialId
+    name: str
+    credential_type: str
+    description: str
+    tags: tuple[str, ...]
+    metadata: Mapping[str, Any]
+    owner: str
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    token_expiry: dt.datetime | None = None
+    version: int = 1
+
+    def to_json(self) -> dict[str, Any]:
+        """The `show --json` object of SPEC §12."""
+        out: dict[str, Any] = {
+            "id": self.id,
+            "name": self.name,
+            "credential_type": self.credential_type,
+            "description": self.description,
+            "tags": list(self.tags),
+            "metadata": dict(self.metadata),
+            "owner": self.owner,
+            "created_at": to_rfc3339(self.created_at),
+            "updated_at": to_rfc3339(self.updated_at),
+            "version": self.version,
+        }
+        if self.credential_type == "oauth2":
+            out["token_expiry"] = to_rfc3339(self.token_expiry) if self.token_expiry else None
+        return out
+
+
+@dataclass(frozen=True)
+class Token:
+    """A token handed out by `get_token`; its value and header are `SecretValue`s."""
+
+    value: SecretValue
+    credential_id: CredentialId
+    token_type: str
+    header: SecretValue | None = None
+    expires_at: dt.datetime | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The `get-token --format json` object (exposes the secret on purpose)."""
+        return {
+            "value": self.value.expose(),
+            "type": self.token_type,
+            "header": self.header.expose() if self.header else None,
+            "expires_at": to_rfc3339(self.expires_at) if self.expires_at else None,
+        }
+
+
+_UNSET: Any = object()
+
+
+@dataclass(frozen=True)
+class CredentialUpdate:
+    """Changes to apply to a credential; unset fields stay as they are."""
+
+    name: str | None = None
+    description: str | None = None
+    tags: tuple[str, ...] | None = None
+    metadata: Mapping[str, Any] | None = None
+    data: Mapping[str, Any] | None = field(default=None, repr=False)
+
+    @classmethod
+    def builder(cls) -> CredentialUpdateBuilder:
+        """Start building an update, as in the seed."""
+        return CredentialUpdateBuilder()
+
+    def is_empty(self) -> bool:
+        """True when the update changes nothing."""
+        return all(
+            v is None for v in (self.name, self.description, self.tags, self.metadata, self.data)
+        )
+
+
+@dataclass
+class CredentialUpdateBuilder:
+    """Fluent builder for `CredentialUpdate`."""
+
+    _fields: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def name(self, value: str) -> CredentialUpdateBuilder:
+        """Rename the credential."""
+        self._fields["name"] = value
+        return self
+
+    def description(self, value: str) -> CredentialUpdateBuilder:
+        """Replace the description."""
+        self._fields["description"] = value
+        return self
+
+    def tags(self, values: Sequence[str]) -> CredentialUpdateBuilder:
+        """Replace the tags."""
+        self._fields["tags"] = tuple(values)
+        return self
+
+    def metadata(self, value: Mapping[str, Any]) -> CredentialUpdateBuilder:
+        """Replace the metadata (a JSON object)."""
+        self._fields["metadata"] = dict(value)
+        return self
+
+    def data(self, value: Mapping[str, Any]) -> CredentialUpdateBuilder:
+        """Replace the secret data (validated against the type)."""
+        self._fields["data"] = dict(value)
+        return self
+
+    def build(self) -> CredentialUpdate:
+        """The finished update."""
+        return CredentialUpdate(**self._fields)
+
+
+@dataclass(frozen=True)
+class CredentialInput:
+    """One item of `batch_create`."""
+
+    credential_type: str
+    data: Mapping[str, Any] = field(repr=False)
+    name: str | None = None
+    description: str = ""
+    tags: tuple[str, ...] = ()
+
+    @classmethod
+    def api_key(
+        cls, key: str, param_name: str = "X-API-Key", *, name: str | None = None
+    ) -> CredentialInput:
+        """An `api_key` input, as the seed's ``CredentialInput::api_key(key, param_name)``."""
+        return cls("api_key", {"key": key, "param_name": param_name}, name=name)
+
+
+class StorageKind(enum.Enum):
+    """Where a `StorageBackend` keeps records."""
+
+    MEMORY = "memory"
+    FILE = "file"
+    CUSTOM = "custom"
+
+
+@dataclass(frozen=True)
+class StorageBackend:
+    """The seed's `StorageBackend` enum: ``Memory``, ``File(path)`` or ``Custom(storage)``."""
+
+    kind: StorageKind
+    path: Path | None = None
+    storage: Any = None
+
+    @classmethod
+    def memory(cls) -> StorageBackend:
+        """Records kept in this process only (tests, throw-away use)."""
+        return cls(StorageKind.MEMORY)
+
+    @classmethod
+    def file(cls, path: Path | str | None = None) -> StorageBackend:
+        """An encrypted vault file (default: the CLI's default vault)."""
+        return cls(StorageKind.FILE, Path(path) if path is not None else None)
+
+    @classmethod
+    def custom(cls, storage: Any) -> StorageBackend:
+        """Any object that implements `credctl.storage.CredentialStorage`."""
+        return cls(StorageKind.CUSTOM, storage=storage)
+
+
+class CacheStrategy(enum.Enum):
+    """How the token cache evicts entries."""
+
+    LRU = "lru"
+
+
+@dataclass(frozen=True)
+class CacheConfig:
+    """The in-process token cache (`set_cache_config`)."""
+
+    enabled: bool = True
+    ttl: dt.timedelta = dt.timedelta(seconds=300)
+    max_size: int = 1000
+    strategy: CacheStrategy = CacheStrategy.LRU
+    refresh_ahead: bool = True
+
+
+class EncryptionAlgorithm(enum.Enum):
+    """Body encryption; the vault format has exactly one."""
+
+    AES_256_GCM = "aes-256-gcm"
+
+
+class KeyDerivation(enum.Enum):
+    """Passphrase key derivation; the vault format has exactly one."""
+
+    ARGON2ID = "argon2id"
+
+
+@dataclass(frozen=True)
+class EncryptionConfig:
+    """Encryption settings (`set_encryption_config`); the interval drives `health_check`."""
+
+    algorithm: EncryptionAlgorithm = EncryptionAlgorithm.AES_256_GCM
+    key_rotation_interval: dt.timedelta = dt.timedelta(days=90)
+    key_derivation: KeyDerivation = KeyDerivation.ARGON2ID
+
+
+@dataclass(frozen=True)
+class ManagerConfig:
+    """Everything `CredentialManager.with_config` takes."""
+
+    storage_backend: StorageBackend = field(default_factory=StorageBackend.file)
+    cache_config: CacheConfig = field(default_factory=CacheConfig)
+    encryption_config: EncryptionConfig = field(default_factory=EncryptionConfig)
+    audit_logging: bool = True
+
+
+class HealthState(enum.Enum):
+    """The three states of the seed's `HealthStatus`."""
+
+    HEALTHY = "healthy"
+    DEGRADED = "degraded"
+    UNHEALTHY = "unhealthy"
+
+
+@dataclass(frozen=True)
+class HealthStatus:
+    """``Healthy``, ``Degraded(issues)`` or ``Unhealthy(error)``."""
+
+    state: HealthState
+    issues: tuple[str, ...] = ()
+
+    @property
+    def exit_code(self) -> int:
+        """0, 1 or 2, as `credctl doctor` exits."""
+        return list(HealthState).index(self.state)
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """System-wide numbers (`get_metrics`)."""
+
+    total_credentials: int
+    credentials_by_type: Mapping[str, int]
+    tokens_served: int
+    cache_hits: int
+    cache_misses: int
+    refresh_count: int
+    avg_refresh_time: dt.timedelta | None
+
+    @property
+    def cache_hit_rate(self) -> float:
+        """Hits over lookups in this process; 0.0 before any lookup."""
+        lookups = self.cache_hits + self.cache_misses
+        return self.cache_hits / lookups if lookups else 0.0
+
+
+@dataclass(frozen=True)
+class CredentialMetrics:
+    """One credential's usage (`get_credential_metrics`), persisted across processes."""
+
+    credential_id: CredentialId
+    usage_count: int
+    last_used: dt.datetime | None
+    refresh_count: int
+    last_refreshed: dt.datetime | None = None

@@ -1,0 +1,85 @@
+"""Records kept in this process only: for tests and throw-away use."""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+from credctl.storage.base import Record, UsageEvent
+
+
+class MemorySnapshot:
+    """A deep copy of the records, so later writes cannot change it."""
+
+    def __init__(self, meta: dict[str, Any], records: dict[int, Record]) -> None:
+        self.meta = meta
+        self._records = records
+
+    def get_by_id(self, credential_id: int) -> Record | None:
+        """The record with this id, or None."""
+        return self._records.get(credential_id)
+
+    def get_by_name(self, name: str) -> Record | None:
+        """The record with this name, or None."""
+        return next((r for r in self._records.values() if r["name"] == name), None)
+
+    def records(self) -> Iterator[Record]:
+        """Every record, in id order."""
+        for credential_id in sorted(self._records):
+            yield self._records[credential_id]
+
+    def count(self) -> int:
+        """How many records there are."""
+        return len(self._records)
+
+    def put(self, record: Record) -> None:
+        """Insert or replace a record."""
+        self._records[int(record["id"])] = record
+
+    def delete(self, credential_id: int) -> bool:
+        """Remove a record."""
+        return self._records.pop(credential_id, None) is not None
+
+
+class MemoryStorage:
+    """A `CredentialStorage` in a dict, safe to share between threads."""
+
+    def __init__(self) -> None:
+        self._meta: dict[str, Any] = {}
+        self._records: dict[int, Record] = {}
+        self._events: list[UsageEvent] = []
+        self._lock = threading.RLock()
+
+    def snapshot(self) -> MemorySnapshot:
+        """A deep copy of the current state."""
+        with self._lock:
+            return MemorySnapshot(copy.deepcopy(self._meta), copy.deepcopy(self._records))
+
+    @contextlib.contextmanager
+    def writer(self) -> Iterator[MemorySnapshot]:
+        """Change a copy; swap it in only if the block finishes."""
+        with self._lock:
+            draft = self.snapshot()
+            yield draft
+            self._meta, self._records = draft.meta, draft._records
+
+    def record_usage(self, event: UsageEvent) -> None:
+        """Remember a use."""
+        with self._lock:
+            self._events.append(event)
+
+    def usage_events(self) -> Iterator[UsageEvent]:
+        """Every use, oldest first."""
+        with self._lock:
+            return iter(list(self._events))
+
+    def describe(self) -> str:
+        """``memory``."""
+        return "memory"
+
+    def health_issues(self) -> list[str]:
+        """Nothing can go wrong with a dict."""
+        return []
