@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -13,7 +14,9 @@ import typer
 from typer._click import exceptions as click_exceptions
 
 from credctl._version import __version__
+from credctl.cli import spec_commands
 from credctl.cli.context import CliContext
+from credctl.cli.spec import FAST_COMMANDS, GLOBAL_OPTIONS
 
 __all__ = ["app", "click_exceptions"]
 
@@ -38,42 +41,52 @@ def _version(value: bool) -> None:
         raise typer.Exit(0)
 
 
-@app.callback()
-def root(
-    ctx: typer.Context,
-    vault: Annotated[
-        Path | None,
-        typer.Option(
-            "--vault",
-            envvar="CREDCTL_VAULT",
-            help="Vault file to use (default: vault.credctl in the user data folder).",
-            show_default=False,
-        ),
-    ] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors on stderr.")] = False,
-    no_color: Annotated[
-        bool, typer.Option("--no-color", help="No colours (also NO_COLOR).")
-    ] = False,
-    version: Annotated[
+def _root(ctx: typer.Context, **values: Any) -> None:
+    """Global options come before the subcommand."""
+    context = CliContext(
+        quiet=bool(values.get("quiet")),
+        color=not (values.get("no_color") or "NO_COLOR" in os.environ),
+    )
+    if values.get("vault") is not None:
+        context.vault_path = Path(values["vault"]).expanduser()
+    ctx.obj = context
+
+
+def _root_signature() -> None:
+    # The global options come from the same spec the fast path parses (credctl.cli.spec).
+    params, annotations = spec_commands.parameters((), GLOBAL_OPTIONS)
+    version = Annotated[
         bool,
         typer.Option(
             "--version", callback=_version, is_eager=True, help="Show the version and exit."
         ),
-    ] = False,
-) -> None:
-    """Global options come before the subcommand."""
-    del version
-    context = CliContext(quiet=quiet, color=not (no_color or "NO_COLOR" in os.environ))
-    if vault is not None:
-        context.vault_path = vault.expanduser()
-    ctx.obj = context
+    ]
+    params.append(
+        inspect.Parameter(
+            "version", inspect.Parameter.KEYWORD_ONLY, default=False, annotation=version
+        )
+    )
+    annotations["version"] = version
+    _root.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    _root.__annotations__ = annotations
+
+
+_root_signature()
+app.callback()(_root)
 
 
 def _register() -> None:
-    from credctl.cli import credential_commands, doctor, key_commands, vault_commands
+    from credctl.cli import (
+        credential_commands,
+        doctor,
+        key_commands,
+        spec_commands,
+        vault_commands,
+    )
 
     vault_commands.register(app)
     credential_commands.register(app)
+    spec_commands.register(app, list(FAST_COMMANDS.values()))
     key_commands.register(app)
     doctor.register(app)
 

@@ -6,9 +6,13 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from credctl.paths import default_vault_path
 from credctl.vault import EnvironmentUnlocker, Vault, terminal_prompt
+
+if TYPE_CHECKING:
+    from credctl.manager import CredentialManager
 
 
 @dataclass
@@ -23,6 +27,13 @@ class CliContext:
     def vault(self) -> Vault:
         """The vault the global options point at."""
         return Vault(self.vault_path)
+
+    def manager(self) -> CredentialManager:
+        """A `CredentialManager` on this vault with the standard unlock sources."""
+        from credctl.manager import CredentialManager
+        from credctl.storage.vault_storage import VaultStorage
+
+        return CredentialManager(storage=VaultStorage(self.vault(), self.unlocker()))
 
     def unlocker(self, *, passphrase_only: bool = False) -> EnvironmentUnlocker:
         """The standard unlock sources, with a prompt only on a terminal."""

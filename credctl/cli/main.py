@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import TYPE_CHECKING
 
 from credctl.errors import CredentialError, ExitCode
+
+if TYPE_CHECKING:
+    from credctl.cli.fastpath import FastInvocation
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -20,11 +24,29 @@ def main(argv: list[str] | None = None) -> int:
     sys.exit(code)
 
 
+def run_fast(invocation: FastInvocation) -> int:
+    """Run a startup-bound command without Typer (see credctl.cli.spec)."""
+    from pathlib import Path
+
+    from credctl.cli.context import CliContext
+
+    cli = CliContext(quiet=bool(invocation.globals.get("quiet")))
+    if invocation.globals.get("vault"):
+        cli.vault_path = Path(invocation.globals["vault"]).expanduser()
+    cli.color = not (invocation.globals.get("no_color") or "NO_COLOR" in os.environ)
+    return int(invocation.runner()(cli, invocation.values) or 0)
+
+
 def run(args: list[str]) -> int:
     """Dispatch one command line; never raises."""
     from credctl.cli import output
 
     try:
+        from credctl.cli.fastpath import parse
+
+        invocation = parse(args)
+        if invocation is not None:
+            return run_fast(invocation)
         import typer
 
         from credctl.cli.app import app, click_exceptions

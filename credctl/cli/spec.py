@@ -1,0 +1,111 @@
+"""One declarative description of the startup-bound commands.
+
+`get-token` (and later `env` and `exec`) run hundreds of times a day in CI, so
+they must not pay for importing Typer, rich or pydantic (SPEC §8).  Their
+arguments and options are described here once; `credctl.cli.fastpath` parses
+argv from this description without Typer, and `credctl.cli.app` builds the
+Typer commands (help, completion, error messages) from the same description, so
+the two parsers cannot drift apart.  Anything the fast parser does not
+understand (``--help``, a typo, a missing value) falls through to Typer, which
+prints the usual help or error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class OptionSpec:
+    """A ``--long``/``-s`` option; `metavar` None means a boolean flag."""
+
+    dest: str
+    flags: tuple[str, ...]
+    help: str
+    metavar: str | None = None
+    choices: tuple[str, ...] = ()
+    default: str | bool | None = None
+    multiple: bool = False
+    envvar: str | None = None
+
+    @property
+    def is_flag(self) -> bool:
+        """True for options that take no value."""
+        return self.metavar is None
+
+
+@dataclass(frozen=True)
+class ArgumentSpec:
+    """A positional argument; `variadic` ones take every remaining word."""
+
+    dest: str
+    metavar: str
+    help: str
+    variadic: bool = False
+
+
+@dataclass(frozen=True)
+class CommandSpec:
+    """A command: its words, help text, and the function that runs it."""
+
+    name: str
+    summary: str
+    help: str
+    runner: str  # "module:function", called as function(cli_context, values)
+    arguments: tuple[ArgumentSpec, ...] = ()
+    options: tuple[OptionSpec, ...] = field(default_factory=tuple)
+
+
+GLOBAL_OPTIONS = (
+    OptionSpec(
+        "vault",
+        ("--vault",),
+        "Vault file to use (default: vault.credctl in the user data folder).",
+        metavar="PATH",
+        envvar="CREDCTL_VAULT",
+    ),
+    OptionSpec("quiet", ("--quiet", "-q"), "Only errors on stderr."),
+    OptionSpec("no_color", ("--no-color",), "No colours (also NO_COLOR)."),
+)
+
+GET_TOKEN = CommandSpec(
+    name="get-token",
+    summary="Print a credential's token on stdout, alone.",
+    help=(
+        "Print a credential's token on stdout, alone, with one newline.\n\n"
+        "NAME|ID is a name or a numeric id.  The token is the type's main secret: "
+        "api_key → key, token → token, basic_auth → base64(user:password), "
+        "oauth2 → access_token, smtp → password, custom → its token_field.\n\n"
+        "Examples:\n\n"
+        "  TOKEN=$(credctl get-token github)\n\n"
+        '  curl -H "$(credctl get-token github --format header)" https://api.github.com/user\n\n'
+        "  credctl get-token aws --field secret_access_key"
+    ),
+    runner="credctl.cli.get_token:run_get_token",
+    arguments=(ArgumentSpec("ref", "NAME|ID", "Credential name or id."),),
+    options=(
+        OptionSpec(
+            "field",
+            ("--field", "-f"),
+            "Print this field of the credential instead.",
+            metavar="FIELD",
+        ),
+        OptionSpec(
+            "format",
+            ("--format",),
+            "raw: the value; header: an HTTP header line; "
+            "json: {value, type, header, expires_at}.",
+            metavar="FORMAT",
+            choices=("raw", "header", "json"),
+            default="raw",
+        ),
+        OptionSpec(
+            "min_valid",
+            ("--min-valid",),
+            "Fail (exit 7) unless the token stays valid this long, e.g. 5m.",
+            metavar="DURATION",
+        ),
+    ),
+)
+
+FAST_COMMANDS: dict[str, CommandSpec] = {GET_TOKEN.name: GET_TOKEN}

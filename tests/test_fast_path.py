@@ -1,0 +1,154 @@
+"""The startup-bound path: what it imports, and that its parser agrees with Typer's."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from credctl.cli import fastpath
+from credctl.cli.spec import FAST_COMMANDS
+from tests.conftest import PASSPHRASE, RunCli
+
+# SPEC §8 and the credentials issue: none of these on the get-token path.
+FORBIDDEN = ("typer", "click", "rich", "pydantic", "httpx", "authlib", "keyring", "argon2",
+             "fastapi", "importlib.metadata")  # fmt: skip
+
+
+def imported_modules(args: list[str], env: dict[str, str]) -> tuple[set[str], str]:
+    """Run `python -X importtime -m credctl ARGS` and collect every module it imported."""
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "credctl", *args],
+        capture_output=True, text=True, env={**os.environ, **env}, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    modules = set()
+    for line in done.stderr.splitlines():
+        if line.startswith("import time:") and "|" in line:
+            modules.add(line.rsplit("|", 1)[1].strip())
+    return modules, done.stdout
+
+
+@pytest.fixture
+def vault_with_token(run_cli: RunCli, initialized_vault: Path) -> dict[str, str]:
+    """A vault holding one token credential, and a session and a CI key for it."""
+    from credctl.manager import CredentialManager
+    from credctl.model import StorageBackend
+
+    manager = CredentialManager.builder().storage_backend(StorageBackend.file(initialized_vault))
+    os.environ["CREDCTL_PASSPHRASE"] = PASSPHRASE
+    try:
+        manager.build().create_credential("token", {"token": "FAKE-fast-path-token"}, name="gh")
+    finally:
+        del os.environ["CREDCTL_PASSPHRASE"]
+    env = {"CREDCTL_PASSPHRASE": PASSPHRASE}
+    session = run_cli("unlock", env=env).stdout.strip().split("'")[1]
+    key = run_cli("key", "add-ci", env=env).stdout.strip()
+    return {"session": session, "key": key, "vault": str(initialized_vault)}
+
+
+@pytest.mark.parametrize("source", ["session", "key"])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["get-token", "gh"],
+        ["get-token", "1", "--format", "json"],
+        ["get-token", "gh", "-f", "token"],
+    ],
+)
+def test_get_token_imports_nothing_heavy(
+    vault_with_token: dict[str, str], source: str, args: list[str]
+) -> None:
+    variable = "CREDCTL_SESSION" if source == "session" else "CREDCTL_KEY"
+    env = {"CREDCTL_VAULT": vault_with_token["vault"], variable: vault_with_token[source]}
+    modules, stdout = imported_modules(args, env)
+    assert "FAKE-fast-path-token" in stdout
+    heavy = sorted(m for m in modules if m.split(".")[0] in FORBIDDEN or m in FORBIDDEN)
+    assert heavy == [], f"the fast path imported {heavy}"
+
+
+def test_the_forbidden_list_would_catch_typer(vault_with_token: dict[str, str]) -> None:
+    """The detector works: a command outside the fast path does import Typer."""
+    env = {"CREDCTL_VAULT": vault_with_token["vault"]}
+    modules, _ = imported_modules(["key", "list", "--json"], env)
+    assert "typer" in modules
+
+
+# -- one spec, two parsers ---------------------------------------------------------
+
+PARSE_CASES = [
+    ["get-token", "gh"],
+    ["get-token", "42"],
+    ["get-token", "gh", "--field", "password"],
+    ["get-token", "gh", "-f", "password"],
+    ["get-token", "--field=password", "gh"],
+    ["get-token", "gh", "--format", "header"],
+    ["get-token", "gh", "--format=json", "--min-valid", "5m"],
+    ["--vault", "/tmp/x.credctl", "get-token", "gh"],
+    ["-q", "--no-color", "get-token", "gh"],
+    ["get-token", "--", "-dash-name"],
+]
+
+
+def _typer_values(args: list[str], monkeypatch: pytest.MonkeyPatch) -> tuple[dict[str, Any], Any]:
+    from credctl.cli import get_token
+    from credctl.cli.app import app
+
+    seen: dict[str, Any] = {}
+
+    def record(cli: Any, values: dict[str, Any]) -> int:
+        seen.update(values)
+        seen["__cli"] = cli
+        return 0
+
+    monkeypatch.setattr(get_token, "run_get_token", record)
+    app(args=args, prog_name="credctl", standalone_mode=False)
+    cli = seen.pop("__cli")
+    return seen, cli
+
+
+@pytest.mark.parametrize("args", PARSE_CASES, ids=" ".join)
+def test_fast_parser_agrees_with_typer(args: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    fast = fastpath.parse(args)
+    assert fast is not None, "the fast parser should understand this command line"
+    typer_values, cli = _typer_values(args, monkeypatch)
+    assert fast.values == typer_values
+    if fast.globals.get("vault"):
+        assert str(cli.vault_path) == fast.globals["vault"]
+    assert cli.quiet == bool(fast.globals["quiet"])
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["get-token"],
+        ["get-token", "gh", "--help"],
+        ["get-token", "gh", "--format", "yaml"],
+        ["get-token", "gh", "--field"],
+        ["get-token", "gh", "extra"],
+        ["get-token", "gh", "--unknown"],
+        ["--version"],
+        ["list"],
+        [],
+    ],
+)
+def test_fast_parser_leaves_the_rest_to_typer(args: list[str]) -> None:
+    assert fastpath.parse(args) is None
+
+
+def test_every_fast_command_is_a_typer_command() -> None:
+    from credctl.cli.app import app
+
+    names = {command.name for command in app.registered_commands}
+    assert set(FAST_COMMANDS) <= names
+
+
+def test_typer_reports_fast_command_usage_errors(run_cli: RunCli) -> None:
+    result = run_cli("get-token", "gh", "--format", "yaml")
+    assert result.returncode == 2
+    assert "--format" in result.stderr
+    assert result.stdout == ""
