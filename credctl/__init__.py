@@ -1,7 +1,13 @@
 """credctl: a local-first credential manager.
 
-The public API is re-exported here; everything else is internal.
+The public API is re-exported here.  The manager and model are loaded on first
+use (PEP 562), so ``import credctl`` stays cheap for the command-line fast path.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from credctl._version import __version__
 from credctl.errors import (
@@ -29,19 +35,86 @@ from credctl.errors import (
     UnsupportedType,
 )
 
+if TYPE_CHECKING:
+    from credctl.manager import CredentialManager, CredentialManagerBuilder
+    from credctl.model import (
+        CacheConfig,
+        CacheStrategy,
+        Credential,
+        CredentialContext,
+        CredentialInput,
+        CredentialMetrics,
+        CredentialUpdate,
+        EncryptionAlgorithm,
+        EncryptionConfig,
+        HealthState,
+        HealthStatus,
+        KeyDerivation,
+        ManagerConfig,
+        Metrics,
+        StorageBackend,
+        Token,
+        UserContext,
+    )
+    from credctl.secret import SecretValue
+    from credctl.storage import CredentialStorage
+
+_LAZY = {
+    "CredentialManager": "credctl.manager",
+    "CredentialManagerBuilder": "credctl.manager",
+    "SecretValue": "credctl.secret",
+    "CredentialStorage": "credctl.storage",
+    **{
+        name: "credctl.model"
+        for name in (
+            "CacheConfig", "CacheStrategy", "Credential", "CredentialContext", "CredentialInput",
+            "CredentialMetrics", "CredentialUpdate", "EncryptionAlgorithm", "EncryptionConfig",
+            "HealthState", "HealthStatus", "KeyDerivation", "ManagerConfig", "Metrics",
+            "StorageBackend", "Token", "UserContext",
+        )
+    },
+}  # fmt: skip
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'credctl' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
 __all__ = [
     "AccessDenied",
+    "CacheConfig",
+    "CacheStrategy",
+    "Credential",
+    "CredentialContext",
     "CredentialError",
+    "CredentialInput",
+    "CredentialManager",
+    "CredentialManagerBuilder",
+    "CredentialMetrics",
+    "CredentialStorage",
+    "CredentialUpdate",
     "DuplicateCredential",
+    "EncryptionAlgorithm",
+    "EncryptionConfig",
     "EncryptionError",
     "ExitCode",
     "Expired",
     "FlowExpired",
+    "HealthState",
+    "HealthStatus",
     "InteractionRequired",
     "InternalError",
     "InvalidCallback",
     "InvalidInput",
     "InvalidToken",
+    "KeyDerivation",
+    "ManagerConfig",
+    "Metrics",
     "NoRefreshToken",
     "NoToken",
     "NotFound",
@@ -49,8 +122,12 @@ __all__ = [
     "RefreshNotSupported",
     "RotationFailed",
     "RotationInProgress",
+    "SecretValue",
     "ServiceUnavailable",
+    "StorageBackend",
     "StorageError",
+    "Token",
     "UnsupportedType",
+    "UserContext",
     "__version__",
 ]
