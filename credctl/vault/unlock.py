@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from credctl.errors import InvalidInput, VaultLockedError, WrongPassphraseError
-from credctl.vault import keys
+from credctl.vault import crypto, keys
 from credctl.vault.file import read_regular_file
 from credctl.vault.format import ParsedFile
-from credctl.vault.store import StaleDataKeyError, Vault, decrypt_body
+from credctl.vault.store import Vault
 
 Prompt = Callable[[str], str]
 PROMPT_ATTEMPTS = 3
@@ -143,8 +143,6 @@ class EnvironmentUnlocker:
 
 
 def _key_fits(parsed: ParsedFile, data_key: bytes) -> bool:
-    try:
-        decrypt_body(parsed, data_key)
-    except StaleDataKeyError:
-        return False
-    return True
+    """Whether a remembered data key belongs to this generation (no decryption needed)."""
+    expected = keys.data_key_check(data_key, parsed.header.vault_id)
+    return crypto.checks_equal(expected, parsed.header.data_key_check)
