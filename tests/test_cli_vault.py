@@ -405,3 +405,13 @@ def test_version_and_usage_errors(run_cli: RunCli) -> None:
     assert result.returncode == 2
     assert_no_traceback(result)
     assert run_cli("no-such-command").returncode == 2
+
+
+def test_default_vault_lives_in_the_user_data_folder(run_cli: RunCli, isolated_env: Path) -> None:
+    result = run_cli("init", *CHEAP_KDF, env=PASS_ENV, vault=None)
+    assert result.returncode == 0, result.stderr
+    default = isolated_env / ".local/share/credctl/vault.credctl"
+    assert default.is_file()
+    assert stat.S_IMODE(default.parent.stat().st_mode) == 0o700
+    listed = run_cli("--vault", str(default), "key", "list", "--json", vault=None)
+    assert listed.returncode == 0, listed.stderr
