@@ -415,3 +415,48 @@ def test_default_vault_lives_in_the_user_data_folder(run_cli: RunCli, isolated_e
     assert stat.S_IMODE(default.parent.stat().st_mode) == 0o700
     listed = run_cli("--vault", str(default), "key", "list", "--json", vault=None)
     assert listed.returncode == 0, listed.stderr
+
+
+# -- hostile environment and companion files -----------------------------------------
+
+
+def test_ci_key_with_non_ascii_slot_digits_is_a_wrong_key(
+    run_cli: RunCli, initialized_vault: Path
+) -> None:
+    for slot in ("²", "1" * 5000):
+        result = run_cli("unlock", env={"CREDCTL_KEY": f"credctl-ci1-{slot}-" + "A" * 43})
+        assert result.returncode == 5, result.stderr
+        assert_no_traceback(result)
+
+
+def test_passphrase_that_is_not_utf8_works(run_cli: RunCli, vault_path: Path) -> None:
+    raw = "fake-\udcff-passphrase"  # the byte 0xff, as os.environ carries it
+    assert run_cli("init", *CHEAP_KDF, env={"CREDCTL_PASSPHRASE": raw}).returncode == 0
+    assert run_cli("unlock", env={"CREDCTL_PASSPHRASE": raw}).returncode == 0
+    assert run_cli("unlock", env={"CREDCTL_PASSPHRASE": "fake--passphrase"}).returncode == 5
+
+
+def test_damaged_anchor_is_ignored(run_cli: RunCli, initialized_vault: Path) -> None:
+    anchor = initialized_vault.with_name(initialized_vault.name + ".d") / "anchor"
+    anchor.write_text('{"vault_id": "00", "generation": Infinity}')
+    result = run_cli("unlock", env=PASS_ENV)
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("expires", ["Infinity", "1e400", str(2**70), '"soon"', "true"])
+def test_damaged_session_file_is_no_source_and_breaks_nothing(
+    run_cli: RunCli, initialized_vault: Path, expires: str
+) -> None:
+    session = session_from(run_cli, PASS_ENV)
+    sessions = initialized_vault.with_name(initialized_vault.name + ".d") / "sessions"
+    (path,) = sessions.iterdir()
+    record = path.read_text()
+    start = record.index('"expires": ') + len('"expires": ')
+    end = record.index(",", start)
+    path.write_text(record[:start] + expires + record[end:])
+    result = run_cli("key", "add-ci", env={"CREDCTL_SESSION": session})
+    assert result.returncode == 4, result.stderr
+    assert_no_traceback(result)
+    for command in (["unlock"], ["key", "add-ci"], ["doctor"]):
+        done = run_cli(*command, env=PASS_ENV)
+        assert done.returncode == 0, (command, done.stderr, done.stdout)

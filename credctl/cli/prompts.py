@@ -22,7 +22,7 @@ def new_passphrase(
     if path:
         chosen = read_passphrase_file(path)
     elif os.environ.get(value_var):
-        chosen = os.environ[value_var].encode()
+        chosen = os.fsencode(os.environ[value_var])
     elif can_prompt:
         first = getpass.getpass(f"New {what}: ")
         second = getpass.getpass(f"Repeat the new {what}: ")

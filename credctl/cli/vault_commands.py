@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import time
 from typing import Annotated
 
 import typer
@@ -203,6 +204,7 @@ def rekey_command(ctx: typer.Context) -> None:
         params = old_slots[0].kdf if old_slots and old_slots[0].kdf else KdfParams()
         dropped = [s for s in txn.slots if s.slot_type is SlotType.CI_KEY]
         txn.data_key = crypto.random_bytes(crypto.KEY_SIZE)
+        txn.body.meta["data_key_created"] = int(time.time())
         txn.slots = [keys.passphrase_slot(txn.vault_id, txn.next_slot_id(), passphrase,
                                           params, txn.data_key)]  # fmt: skip
     sessions.revoke_all(vault.file)

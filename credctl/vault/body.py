@@ -37,9 +37,9 @@ def load_json_object(raw: bytes, what: str) -> dict[str, Any]:
     try:
         value = json.loads(raw, parse_constant=_reject_constant)
     except (ValueError, RecursionError) as exc:
-        raise VaultCorruptError(f"{what} in the vault is not valid JSON") from exc
+        raise VaultCorruptError(f"the vault holds {what} that is not valid JSON") from exc
     if not isinstance(value, dict):
-        raise VaultCorruptError(f"{what} in the vault is not a JSON object")
+        raise VaultCorruptError(f"the vault holds {what} that is not a JSON object")
     return value
 
 
@@ -153,14 +153,18 @@ class Body:
         index_end = index_start + index_len
         if index_end > len(plaintext):
             raise VaultCorruptError("vault body index runs past its end")
-        meta = load_json_object(plaintext[_LEN.size : meta_end], "the vault settings")
+        meta = load_json_object(plaintext[_LEN.size : meta_end], "a settings block")
         index = plaintext[index_start:index_end]
         if index and not index.endswith(b"\n"):
             raise VaultCorruptError("vault body index is malformed")
         return cls(meta, index, plaintext[index_end:])
 
     def validate(self) -> None:
-        """Check every index line and record: used before any write."""
+        """Parse every index line and record (`credctl doctor`).
+
+        Writes check only the index: records they do not touch are carried over
+        byte for byte, and they were authenticated when the body was decrypted.
+        """
         table = self._materialise()
         for record_id in table:
             self._record(record_id)

@@ -203,7 +203,7 @@ class VaultFile:
         try:
             raw = json.loads(self.anchor_path.read_text())
             return bytes.fromhex(raw["vault_id"]), int(raw["generation"])
-        except (OSError, ValueError, KeyError, TypeError):
+        except (OSError, ValueError, KeyError, TypeError, OverflowError):
             return None
 
     def write_anchor(self, vault_id: bytes, generation: int) -> None:

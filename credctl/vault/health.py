@@ -110,6 +110,7 @@ def examine(vault: Vault, unlocker: Unlocker | None) -> HealthReport:
     if unlocker is not None:
         try:
             opened = vault.open(unlocker)
+            opened.body.validate()
             report.add("contents", Level.OK,
                        f"decrypted and authenticated with {opened.source}; "
                        f"{len(opened.body)} record(s)")  # fmt: skip

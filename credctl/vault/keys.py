@@ -41,7 +41,10 @@ class CiKey:
     def parse(cls, text: str) -> CiKey:
         """Parse CREDCTL_KEY; a malformed value is a wrong key (exit 5)."""
         parts = text.strip().split("-", 3)
-        if len(parts) != 4 or "-".join(parts[:2]) != CI_KEY_PREFIX or not parts[2].isdigit():
+        slot_text = parts[2] if len(parts) == 4 else ""
+        if "-".join(parts[:2]) != CI_KEY_PREFIX or not (
+            slot_text.isascii() and slot_text.isdigit() and len(slot_text) <= 10
+        ):
             raise WrongPassphraseError(
                 "CREDCTL_KEY is not a credctl CI key",
                 hint="CI keys look like credctl-ci1-<slot>-<key>; create one with "

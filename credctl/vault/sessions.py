@@ -66,6 +66,16 @@ def _aad(vault_id: bytes, session_id: bytes, expires: int) -> bytes:
     return _INFO + vault_id + session_id + struct.pack(">Q", expires)
 
 
+def _expiry(record: object) -> int:
+    """A session file's expiry, or ValueError when it is not a plausible unix time."""
+    if not isinstance(record, dict):
+        raise ValueError("session file is not an object")  # noqa: TRY004 - callers treat ValueError as "damaged file"
+    expires = record.get("expires")
+    if not isinstance(expires, int) or isinstance(expires, bool) or not 0 < expires < 2**63:
+        raise ValueError("session expiry is out of range")
+    return expires
+
+
 def _path(vault: VaultFile, session_id: bytes) -> Path:
     return vault.session_dir / session_id.hex()
 
@@ -115,7 +125,7 @@ def open_session(
     path = _path(vault, token.session_id)
     try:
         record = json.loads(read_regular_file(path, missing=FileNotFoundError()))
-        expires = int(record["expires"])
+        expires = _expiry(record)
         if bytes.fromhex(record["vault_id"]) != vault_id:
             return None, "CREDCTL_SESSION belongs to another vault"
         nonce, wrapped = _unb64(record["nonce"]), _unb64(record["wrapped_key"])
@@ -142,8 +152,8 @@ def sweep_expired(vault: VaultFile, *, now: float | None = None) -> int:
     removed = 0
     for path in _session_files(vault):
         try:
-            expires = int(json.loads(path.read_text())["expires"])
-        except (OSError, ValueError, KeyError, TypeError):
+            expires = _expiry(json.loads(path.read_text()))
+        except (OSError, ValueError):
             expires = 0
         if now >= expires:
             with contextlib.suppress(OSError):
@@ -167,8 +177,8 @@ def count_live(vault: VaultFile, *, now: float | None = None) -> int:
     now = time.time() if now is None else now
     live = 0
     for path in _session_files(vault):
-        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
-            if int(json.loads(path.read_text())["expires"]) > now:
+        with contextlib.suppress(OSError, ValueError):
+            if _expiry(json.loads(path.read_text())) > now:
                 live += 1
     return live
 

@@ -102,7 +102,10 @@ def decrypt_body(parsed: ParsedFile, data_key: bytes) -> Body:
     header = parsed.header
     expected = keys.data_key_check(data_key, header.vault_id)
     if not crypto.checks_equal(expected, header.data_key_check):
-        raise StaleDataKeyError("the key does not belong to this generation of the vault")
+        raise StaleDataKeyError(
+            "the key does not belong to this generation of the vault",
+            hint="the vault was rekeyed meanwhile; unlock again and rerun the command",
+        )
     try:
         plaintext = crypto.unseal(
             keys.body_key(data_key, header),
@@ -226,7 +229,9 @@ class Vault:
         vault_id = crypto.random_bytes(16)
         data_key = crypto.random_bytes(crypto.KEY_SIZE)
         slot = keys.passphrase_slot(vault_id, 1, passphrase, kdf, data_key)
-        body = Body({"backup_count": backup_count, "last_slot_id": 1, "created": int(time.time()),
+        now = int(time.time())
+        body = Body({"backup_count": backup_count, "last_slot_id": 1, "created": now,
+                     "data_key_created": now,
                      **(meta or {})})  # fmt: skip
         with self.file.locked():
             if self.exists():

@@ -106,7 +106,7 @@ class EnvironmentUnlocker:
             return read_passphrase_file(path), "passphrase-file"
         value = self.env.get("CREDCTL_PASSPHRASE")
         if value:
-            return value.encode(), "passphrase-env"
+            return os.fsencode(value), "passphrase-env"
         return None, ""
 
     def _from_session(self, vault: Vault, parsed: ParsedFile) -> tuple[bytes, str] | None:
