@@ -93,7 +93,16 @@ class VaultStorage:
     def writer(self) -> Iterator[VaultSnapshot]:
         """Lock, re-read, change, commit a new generation."""
         opened = self._opened or self._open()
-        with self.vault.edit(data_key=opened.data_key, source=opened.source) as txn:
+        with contextlib.ExitStack() as stack:
+            try:
+                txn = stack.enter_context(
+                    self.vault.edit(data_key=opened.data_key, source=opened.source)
+                )
+            except StaleDataKeyError:  # rekeyed since we unlocked: unlock again, once
+                self._opened = opened = self.vault.open(self.unlocker)
+                txn = stack.enter_context(
+                    self.vault.edit(data_key=opened.data_key, source=opened.source)
+                )
             yield VaultSnapshot(txn.body)
 
     def record_usage(self, event: UsageEvent) -> None:

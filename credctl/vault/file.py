@@ -28,6 +28,8 @@ from credctl.errors import (
 
 DEFAULT_LOCK_TIMEOUT = 10.0
 DEFAULT_BACKUP_COUNT = 3
+# Matches format.MAX_FILE_SIZE: a larger file is refused before it is read.
+MAX_READ_SIZE = 1 << 30
 _O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 
@@ -230,6 +232,8 @@ def read_regular_file(path: Path, *, missing: Exception) -> bytes:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             raise VaultCorruptError(f"refusing to open {path}: not a regular file")
+        if info.st_size > MAX_READ_SIZE:
+            raise VaultCorruptError(f"{path} is larger than any valid vault")
         chunks = []
         while chunk := os.read(fd, 1 << 20):
             chunks.append(chunk)
