@@ -15,7 +15,6 @@ import datetime as dt
 import hashlib
 import json
 import time
-from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -52,6 +51,7 @@ from credctl.model import (
 )
 from credctl.secret import SecretValue
 from credctl.storage.base import CredentialStorage, Record, StorageSnapshot, UsageEvent
+from credctl.token_cache import CacheEntry, TokenCache
 
 MAX_DESCRIPTION = 4096
 MAX_TAGS = 64
@@ -82,10 +82,7 @@ class CredentialManager:
     ) -> None:
         self._config = config or ManagerConfig()
         self._storage = storage
-        self._cache: OrderedDict[int, tuple[Token, float]] = OrderedDict()
-        self._name_index: dict[str, int] = {}
-        self._cache_hits = 0
-        self._cache_misses = 0
+        self._cache = TokenCache()
 
     # -- construction (seed: new / with_config / builder) --------------------------
 
@@ -136,8 +133,7 @@ class CredentialManager:
         if config.max_size < 0 or config.ttl < dt.timedelta(0):
             raise InvalidInput("cache max_size and ttl must not be negative")
         self._config = _replace(self._config, cache_config=config)
-        while len(self._cache) > max(config.max_size, 0):
-            self._cache.popitem(last=False)
+        self._cache.resize(config.max_size)
         if not config.enabled:
             self._cache.clear()
 
@@ -148,12 +144,7 @@ class CredentialManager:
     def clear_cache_for(self, ref: Ref) -> None:
         """Forget the cached token of one credential."""
         credential_id = _as_id(ref)
-        if credential_id is None:
-            credential_id = self._name_index.get(str(ref))
-        if credential_id is not None:
-            self._cache.pop(credential_id, None)
-            for name in [n for n, i in self._name_index.items() if i == credential_id]:
-                del self._name_index[name]
+        self._cache.forget(credential_id, None if credential_id is not None else str(ref))
 
     # -- create --------------------------------------------------------------------
 
@@ -231,13 +222,14 @@ class CredentialManager:
         meta = draft.meta
         idempotency: dict[str, Any] = meta.setdefault("idempotency", {})
         digest = None
+        scoped_key = f"{prepared['owner']}\x00{idempotency_key}"
         if idempotency_key is not None:
             digest = hashlib.sha256(
                 json.dumps(
                     {k: v for k, v in prepared.items() if k != "owner"}, sort_keys=True
                 ).encode()
             ).hexdigest()
-            seen = idempotency.get(idempotency_key)
+            seen = idempotency.get(scoped_key)
             if seen is not None:
                 if seen.get("digest") != digest:
                     raise DuplicateCredential(
@@ -246,6 +238,10 @@ class CredentialManager:
                 if draft.get_by_id(int(seen["id"])) is not None:
                     return int(seen["id"])
         credential_id = int(meta.get("next_id", 1))
+        if prepared["name"] is None:
+            # Skip ids whose default name someone already chose by hand.
+            while draft.get_by_name(f"{prepared['type']}_{credential_id}") is not None:
+                credential_id += 1
         name = prepared["name"] or f"{prepared['type']}_{credential_id}"
         if draft.get_by_name(name) is not None:
             raise DuplicateCredential(
@@ -258,7 +254,7 @@ class CredentialManager:
         draft.put(record)
         meta["next_id"] = credential_id + 1
         if idempotency_key is not None:
-            idempotency[idempotency_key] = {"digest": digest, "id": credential_id}
+            idempotency[scoped_key] = {"digest": digest, "id": credential_id}
         return credential_id
 
     # -- read ----------------------------------------------------------------------
@@ -286,17 +282,30 @@ class CredentialManager:
 
     def get_token_with_context(self, ref: Ref, context: CredentialContext | None) -> Token:
         """`get_token`, checking that `context.user_id` owns the credential."""
-        cached = self._cached(ref)
-        if cached is not None:
-            self._record(cached.credential_id, "get_token")
-            return cached
+        cache = self._config.cache_config
+        stamp = self._state_stamp() if cache.enabled else None
+        if cache.enabled:
+            credential_id = _as_id(ref)
+            entry = self._cache.lookup(
+                credential_id, None if credential_id is not None else str(ref), stamp
+            )
+            if entry is not None:
+                self._check_access({"owner": entry.owner}, context)
+                self._record(entry.token.credential_id, "get_token")
+                return entry.token
         record = self._find(self.storage.snapshot(), ref)
         self._check_access(record, context)
         token = self._make_token(record)
-        self._name_index[str(record["name"])] = token.credential_id
-        self._remember(token)
+        if cache.enabled and cache.max_size > 0 and stamp is not None:
+            deadline = time.monotonic() + cache.ttl.total_seconds()
+            entry = CacheEntry(token, str(record.get("owner", "local")), deadline, stamp)
+            self._cache.store(str(record["name"]), entry, cache.max_size)
         self._record(token.credential_id, "get_token")
         return token
+
+    def _state_stamp(self) -> Any:
+        stamp = getattr(self.storage, "state_stamp", None)
+        return stamp() if callable(stamp) else None
 
     def get_field(self, ref: Ref, field: str) -> SecretValue:
         """One field of a credential's data as text (for `--field`, `env`, templates)."""
@@ -357,7 +366,7 @@ class CredentialManager:
         with self.storage.writer() as draft:
             record = self._find(draft, ref)
             draft.delete(int(record["id"]))
-        self._cache.pop(int(record["id"]), None)
+        self._cache.forget(int(record["id"]))
 
     def batch_delete(self, refs: Sequence[Ref]) -> list[CredentialError | None]:
         """Delete many in one write; one result per input (None or the error)."""
@@ -373,7 +382,7 @@ class CredentialManager:
                 except CredentialError as exc:
                     results.append(exc)
         for credential_id in deleted:
-            self._cache.pop(credential_id, None)
+            self._cache.forget(credential_id)
         return results
 
     # -- health and metrics ----------------------------------------------------------
@@ -390,9 +399,12 @@ class CredentialManager:
         if isinstance(key_created, int | float):
             age = dt.timedelta(seconds=time.time() - key_created)
             if age > interval:
+                from credctl.durations import format_duration
+
                 issues.append(
-                    f"the data key is {age.days} days old, older than the rotation interval "
-                    f"of {interval.days} days (run `credctl rekey`)"
+                    f"the data key is {format_duration(int(age.total_seconds()))} old, older "
+                    f"than the rotation interval of "
+                    f"{format_duration(int(interval.total_seconds()))} (run `credctl rekey`)"
                 )
         broken = 0
         for record in snapshot.records():
@@ -428,8 +440,8 @@ class CredentialManager:
             total_credentials=snapshot.count(),
             credentials_by_type=by_type,
             tokens_served=served,
-            cache_hits=self._cache_hits,
-            cache_misses=self._cache_misses,
+            cache_hits=self._cache.hits,
+            cache_misses=self._cache.misses,
             refresh_count=refreshes,
             avg_refresh_time=average,
         )
@@ -476,33 +488,6 @@ class CredentialManager:
         owner = record.get("owner", "local")
         if context is not None and context.user_id is not None and owner != context.user_id:
             raise AccessDenied(f"user {context.user_id!r} may not read this credential")
-
-    def _cached(self, ref: Ref) -> Token | None:
-        cache = self._config.cache_config
-        if not cache.enabled:
-            return None
-        credential_id = _as_id(ref)
-        key = credential_id if credential_id is not None else self._name_index.get(str(ref))
-        entry = self._cache.get(key) if key is not None else None
-        if (
-            entry is None
-            or entry[1] < time.monotonic()
-            or (entry[0].expires_at is not None and entry[0].expires_at <= utc_now())
-        ):
-            self._cache_misses += 1
-            return None
-        self._cache.move_to_end(entry[0].credential_id)
-        self._cache_hits += 1
-        return entry[0]
-
-    def _remember(self, token: Token) -> None:
-        cache = self._config.cache_config
-        if not cache.enabled or cache.max_size == 0:
-            return
-        self._cache[token.credential_id] = (token, time.monotonic() + cache.ttl.total_seconds())
-        self._cache.move_to_end(token.credential_id)
-        while len(self._cache) > cache.max_size:
-            self._cache.popitem(last=False)
 
     def _record(self, credential_id: int, action: str, duration_ms: float | None = None) -> None:
         self.storage.record_usage(UsageEvent(credential_id, action, time.time(), duration_ms))
@@ -596,29 +581,43 @@ def _from_unix(value: float | None) -> dt.datetime | None:
     return dt.datetime.fromtimestamp(value, dt.UTC) if value is not None else None
 
 
+def _is_text(value: object) -> bool:
+    """A str that can be stored as UTF-8 (no lone surrogates)."""
+    if not isinstance(value, str):
+        return False
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _check_description(value: str) -> str:
-    if not isinstance(value, str) or len(value) > MAX_DESCRIPTION:
-        raise InvalidInput(f"the description must be text of at most {MAX_DESCRIPTION} characters")
+    if not _is_text(value) or len(value) > MAX_DESCRIPTION:
+        raise InvalidInput(
+            f"the description must be Unicode text of at most {MAX_DESCRIPTION} characters"
+        )
     return value
 
 
 def _check_tags(values: Sequence[str]) -> list[str]:
     if isinstance(values, str):
         values = [values]
-    tags = list(dict.fromkeys(values))
-    if len(tags) > MAX_TAGS:
-        raise InvalidInput(f"at most {MAX_TAGS} tags are allowed")
-    for tag in tags:
+    for tag in values:
         if (
-            not isinstance(tag, str)
+            not _is_text(tag)
             or not tag
             or len(tag) > MAX_TAG_LENGTH
             or any(ch.isspace() or ch == "," for ch in tag)
         ):
+            shown = tag[:40] if _is_text(tag) else type(tag).__name__
             raise InvalidInput(
-                f"invalid tag {str(tag)[:40]!r}: tags are 1–{MAX_TAG_LENGTH} characters "
+                f"invalid tag {shown!r}: tags are 1–{MAX_TAG_LENGTH} characters "
                 "without spaces or commas"
             )
+    tags = list(dict.fromkeys(values))
+    if len(tags) > MAX_TAGS:
+        raise InvalidInput(f"at most {MAX_TAGS} tags are allowed")
     return tags
 
 
@@ -626,8 +625,9 @@ def _check_metadata(value: Mapping[str, Any]) -> dict[str, Any]:
     if not isinstance(value, Mapping):
         raise InvalidInput("metadata must be a JSON object")
     try:
-        encoded = json.dumps(dict(value), allow_nan=False)
-    except (TypeError, ValueError):
+        encoded = json.dumps(dict(value), allow_nan=False, ensure_ascii=False)
+        encoded.encode()
+    except (TypeError, ValueError, RecursionError):
         raise InvalidInput(
             "metadata must be JSON (strings, numbers, booleans, arrays, objects)"
         ) from None

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+pytest.register_assert_rewrite("credctl.testing")
+
 # The cheapest Argon2id settings init accepts (OWASP's floor): tests never pay 256 MiB.
 CHEAP_KDF = ["--kdf-memory", "19", "--kdf-time", "2", "--kdf-parallelism", "1"]
 PASSPHRASE = "correct horse battery staple (fake)"

@@ -86,6 +86,9 @@ class CredentialStorage(Protocol):
         """A short human description (``vault /path``, ``memory``)."""
         ...
 
+    # Optional: ``state_stamp() -> Hashable | None``, a value that changes with every
+    # committed write, in any process.  Without it the manager does not cache tokens.
+
     def health_issues(self) -> list[str]:
         """Problems worth reporting in `health_check` (empty when fine)."""
         ...

@@ -52,6 +52,7 @@ class MemoryStorage:
         self._records: dict[int, Record] = {}
         self._events: list[UsageEvent] = []
         self._lock = threading.RLock()
+        self._writes = 0
 
     def snapshot(self) -> MemorySnapshot:
         """A deep copy of the current state."""
@@ -65,6 +66,11 @@ class MemoryStorage:
             draft = self.snapshot()
             yield draft
             self._meta, self._records = draft.meta, draft._records
+            self._writes += 1
+
+    def state_stamp(self) -> int:
+        """Changes with every committed write."""
+        return self._writes
 
     def record_usage(self, event: UsageEvent) -> None:
         """Remember a use."""

@@ -9,6 +9,7 @@ processes may have written meanwhile).
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -104,6 +105,14 @@ class VaultStorage:
                     self.vault.edit(data_key=opened.data_key, source=opened.source)
                 )
             yield VaultSnapshot(txn.body)
+
+    def state_stamp(self) -> tuple[int, int, int] | None:
+        """Changes whenever any process commits a write (the rename makes a new inode)."""
+        try:
+            info = os.stat(self.vault.path)
+        except OSError:
+            return None
+        return info.st_ino, info.st_mtime_ns, info.st_size
 
     def record_usage(self, event: UsageEvent) -> None:
         """Append to ``VAULT.d/usage.jsonl``; the vault itself is not rewritten."""
