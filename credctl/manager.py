@@ -310,14 +310,13 @@ class CredentialManager:
     def get_field(self, ref: Ref, field: str) -> SecretValue:
         """One field of a credential's data as text (for `--field`, `env`, templates)."""
         record = self._find(self.storage.snapshot(), ref)
-        kind = _types().get_type(record["type"])
-        value = SecretValue(kind.field_value(record["data"], field))
+        kind, data = _load(record)
+        value = SecretValue(kind.field_value(data, field))
         self._record(int(record["id"]), "get_field")
         return value
 
     def _make_token(self, record: Record) -> Token:
-        kind = _types().get_type(record["type"])
-        data = record["data"]
+        kind, data = _load(record)
         expires_at = None
         if data.get("token_expiry"):
             expires_at = from_rfc3339(str(data["token_expiry"]))
@@ -636,9 +635,32 @@ def _check_metadata(value: Mapping[str, Any]) -> dict[str, Any]:
     return dict(json.loads(encoded))
 
 
+def _load(record: Record) -> tuple[Any, dict[str, Any]]:
+    """A stored record's type and its data, re-checked by the type's own rules.
+
+    Records were authenticated when the vault was decrypted, so a failure here means
+    a body forged with the key or written by a buggy credctl: damage (exit 6), never
+    an internal error and never a half-valid token on stdout.
+    """
+    types = _types()
+    record_type, data = record.get("type"), record.get("data")
+    try:
+        if not isinstance(record_type, str) or not isinstance(data, dict):
+            raise InvalidInput("record has no type or no data object")
+        kind = types.get_type(record_type)
+        return kind, kind.validate(data)
+    except CredentialError as exc:
+        raise errors.VaultCorruptError(
+            f"credential record {record.get('id')!r} is malformed ({exc})",
+            hint="`credctl doctor` lists damaged records; backups are in VAULT.d/backups",
+        ) from None
+
+
 def _to_credential(record: Record) -> Credential:
     try:
-        data = record.get("data") or {}
+        data = record.get("data")
+        if not isinstance(data, dict):
+            raise TypeError("data is not an object")
         expiry = data.get("token_expiry") if record["type"] == "oauth2" else None
         return Credential(
             id=int(record["id"]),

@@ -221,7 +221,8 @@ class VaultFile:
 def read_regular_file(path: Path, *, missing: Exception) -> bytes:
     """Read a whole regular file without following a symlink at `path`."""
     try:
-        fd = os.open(path, os.O_RDONLY | _O_NOFOLLOW | _O_CLOEXEC)
+        # O_NONBLOCK: a FIFO planted at the path must not hang the open before fstat.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | _O_NOFOLLOW | _O_CLOEXEC)
     except FileNotFoundError:
         raise missing from None
     except OSError as exc:

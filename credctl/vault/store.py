@@ -55,8 +55,12 @@ class OpenVault:
 
     def next_slot_id(self) -> int:
         """Slot ids are never reused within a vault."""
-        highest = int(self.body.meta.get("last_slot_id", 0))
-        highest = max([highest, *(s.slot_id for s in self.slots)])
+        stored = self.body.meta.get("last_slot_id", 0)
+        if not isinstance(stored, int) or isinstance(stored, bool) or not 0 <= stored < 2**32:
+            raise VaultCorruptError("the vault's settings hold an invalid last_slot_id")
+        highest = max([stored, *(s.slot_id for s in self.slots)])
+        if highest + 1 >= 2**32:
+            raise VaultCorruptError("the vault has no key slot ids left")
         self.body.meta["last_slot_id"] = highest + 1
         return highest + 1
 
