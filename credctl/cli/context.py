@@ -13,6 +13,7 @@ from credctl.vault import EnvironmentUnlocker, Vault, terminal_prompt
 
 if TYPE_CHECKING:
     from credctl.manager import CredentialManager
+    from credctl.vault.store import Unlocker
 
 
 @dataclass
@@ -28,12 +29,12 @@ class CliContext:
         """The vault the global options point at."""
         return Vault(self.vault_path)
 
-    def manager(self) -> CredentialManager:
-        """A `CredentialManager` on this vault with the standard unlock sources."""
+    def manager(self, unlocker: Unlocker | None = None) -> CredentialManager:
+        """A `CredentialManager` on this vault with the standard unlock sources (or `unlocker`)."""
         from credctl.manager import CredentialManager
         from credctl.storage.vault_storage import VaultStorage
 
-        return CredentialManager(storage=VaultStorage(self.vault(), self.unlocker()))
+        return CredentialManager(storage=VaultStorage(self.vault(), unlocker or self.unlocker()))
 
     def unlocker(self, *, passphrase_only: bool = False) -> EnvironmentUnlocker:
         """The standard unlock sources, with a prompt only on a terminal."""

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from credctl.cli import output
 from credctl.cli.context import CliContext
-from credctl.vault.health import Level, examine
+from credctl.errors import CredentialError
+from credctl.vault.health import HealthReport, Level, examine
+
+if TYPE_CHECKING:
+    from credctl.vault.format import ParsedFile
+    from credctl.vault.store import Unlocker, Vault
 
 SYMBOL = {Level.OK: "ok", Level.DEGRADED: "warn", Level.UNHEALTHY: "FAIL"}
 STATUS = {Level.OK: "healthy", Level.DEGRADED: "degraded", Level.UNHEALTHY: "unhealthy"}
@@ -25,11 +30,16 @@ def doctor_command(
 ) -> int:
     """Check the vault's health: permissions, format, KDF, keys, backups, lock, keyring.
 
-    The contents are decrypted too when an unlock source is at hand.  Exit 0
-    healthy, 1 degraded (with reasons), 2 unhealthy.
+    When an unlock source is at hand the contents are decrypted too, and every
+    credential is checked against its type's rules and the data key's age
+    against the rotation interval.  Exit 0 healthy, 1 degraded (with reasons),
+    2 unhealthy.
     """
     cli: CliContext = ctx.obj
-    report = examine(cli.vault(), cli.unlocker())
+    unlocker = _RememberingUnlocker(cli.unlocker())
+    report = examine(cli.vault(), unlocker)
+    if unlocker.found is not None:
+        check_credentials(cli, unlocker, report)
     status = report.status
     if as_json:
         output.data_json(
@@ -47,3 +57,35 @@ def doctor_command(
             output.data(f"[{SYMBOL[check.level]:>4}] {check.name}: {check.detail}")
         output.data(f"vault {cli.vault_path}: {STATUS[status]}")
     return int(status)
+
+
+class _RememberingUnlocker:
+    """Unlocks once and hands the same key to later opens: one KDF run, one prompt."""
+
+    def __init__(self, inner: Unlocker) -> None:
+        self.inner = inner
+        self.found: tuple[bytes, str] | None = None
+
+    def unlock(self, vault: Vault, parsed: ParsedFile) -> tuple[bytes, str]:
+        if self.found is None:
+            self.found = self.inner.unlock(vault, parsed)
+        return self.found
+
+
+def check_credentials(cli: CliContext, unlocker: Unlocker, report: HealthReport) -> None:
+    """Add the manager's health findings that the vault checks did not already report."""
+    try:
+        health = cli.manager(unlocker).health_check()
+    except CredentialError as exc:
+        report.add("credentials", Level.UNHEALTHY, str(exc))
+        return
+    # The manager repeats the vault-level findings as "name: detail"; keep only its own.
+    already = {f"{check.name}: {check.detail}" for check in report.checks}
+    issues = [issue for issue in health.issues if issue not in already]
+    level = Level(health.exit_code)
+    if not issues:
+        report.add("credentials", Level.OK,
+                   "every credential passes its type's checks; the data key is within "
+                   "its rotation interval")  # fmt: skip
+    for issue in issues:
+        report.add("credentials", max(level, Level.DEGRADED), issue)

@@ -1,0 +1,416 @@
+"""`import` (JSON, dotenv, a backup vault) and `export` (an encrypted backup vault).
+
+`import` turns a file into a list of `CredentialInput`s and hands them to
+`CredentialManager.batch_create`, so the whole batch is one vault write; each
+item succeeds or fails on its own and gets one result line on stderr.
+`export` writes a new, standalone vault holding copies of every record, under
+a passphrase of its own: ``credctl --vault FILE list`` opens it and
+``credctl import FILE`` restores from it.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Final
+
+import typer
+
+from credctl.cli import output
+from credctl.cli.context import CliContext
+from credctl.cli.secret_input import STDIN, InputContext, read_text_file
+from credctl.errors import (
+    CredentialError,
+    InvalidInput,
+    UsageError,
+    VaultExistsError,
+    VaultLockedError,
+)
+from credctl.model import CredentialInput, CredentialUpdate
+from credctl.types.names import shown
+
+if TYPE_CHECKING:
+    from credctl.vault.store import OpenVault, Vault
+
+FORMATS: Final = ("json", "dotenv", "vault")
+MAX_IMPORT: Final = 64 * 1024 * 1024
+VAULT_MAGIC: Final = "credctl\x00"
+ITEM_KEYS: Final = ("name", "credential_type", "credential_data", "description", "tags")
+# Vault settings that belong to one vault file and are not copied into a backup.
+OWN_SETTINGS: Final = frozenset({"created", "data_key_created", "last_slot_id"})
+
+
+def register(app: typer.Typer) -> None:
+    """Add `import` and `export` to the root app."""
+    app.command("import")(import_command)
+    app.command("export")(export_command)
+
+
+@dataclass
+class ImportItem:
+    """One credential to import, or the reason it cannot be."""
+
+    label: str
+    request: CredentialInput | None = None
+    failure: CredentialError | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    created: int | None = None
+
+
+def import_command(
+    ctx: typer.Context,
+    source: Annotated[
+        str,
+        typer.Argument(
+            metavar="FILE|-", help="What to import; - reads stdin.", show_default=False
+        ),
+    ],
+    file_format: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            metavar="FORMAT",
+            help="json, dotenv or vault (default: guessed from the contents).",
+            show_default=False,
+        ),
+    ] = None,
+    passphrase_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--passphrase-file",
+            metavar="FILE",
+            help="Passphrase of a backup vault (vault format only).",
+            show_default=False,
+        ),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print a JSON array of per-item results on stdout.")
+    ] = False,
+) -> int:
+    """Create many credentials in one vault write.
+
+    Formats (guessed from the contents unless --format is given):
+
+      json: an array of the REST API's create bodies,
+      {"name", "credential_type", "credential_data", "description", "tags"}
+      (description and tags optional).
+
+      dotenv: each KEY=VALUE becomes a token credential named KEY, exactly as
+      written (KEY must be a valid credential name: letters, digits, _ and -,
+      not starting with _).  python-dotenv syntax: export prefixes, quotes,
+      escapes in "double quotes", comments; ${VAR} is not expanded.
+
+      vault: a backup from `credctl export`.  Its passphrase comes from
+      --passphrase-file, CREDCTL_IMPORT_PASSPHRASE_FILE, CREDCTL_IMPORT_PASSPHRASE
+      or a prompt.  Names, types, data, descriptions, tags and metadata are
+      copied; ids and timestamps are new.
+
+    Each item gets one line on stderr; an item that fails (a taken name, an
+    invalid field) does not stop the others.  A file that cannot be read or
+    parsed imports nothing.  Exit code: 0 if every item was created, else the
+    first failure's (8 duplicate name, 9 invalid input).
+
+    Examples:
+
+      credctl import credentials.json
+
+      credctl import .env --format dotenv
+
+      credctl import backup.credctl --passphrase-file ~/.backup-pass
+    """
+    cli: CliContext = ctx.obj
+    if file_format is not None and file_format not in FORMATS:
+        raise UsageError(
+            f"unknown --format {shown(file_format)}", hint="use json, dotenv or vault"
+        )
+    text = ""
+    if source == STDIN:
+        text = InputContext.from_process(cli.stdin_is_tty).read_stdin("import -", MAX_IMPORT)
+        if text.startswith(VAULT_MAGIC):
+            raise UsageError(
+                "a backup vault is read from a file, not from stdin", hint="credctl import FILE"
+            )
+        chosen = file_format or guess_format(text)
+    elif file_format == "vault" or (file_format is None and is_vault_file(source)):
+        chosen = "vault"
+    else:
+        text = read_text_file(source, "import", MAX_IMPORT)
+        chosen = file_format or guess_format(text)
+    if chosen == "vault" and source == STDIN:
+        raise UsageError(
+            "a backup vault is read from a file, not from stdin", hint="credctl import FILE"
+        )
+    manager = cli.manager()
+    if chosen == "vault":
+        manager.storage.snapshot()  # unlock the target first: fail before asking twice
+        items = items_from_backup(cli, Path(source), passphrase_file)
+    elif passphrase_file is not None:
+        raise UsageError("--passphrase-file applies to backup vaults only")
+    elif chosen == "json":
+        items = items_from_json(text)
+    else:
+        items = items_from_dotenv(text)
+    if not items:
+        output.info("nothing to import", quiet=cli.quiet)
+        if as_json:
+            output.data_json([])
+        return 0
+    valid = [item for item in items if item.request is not None]
+    requests = [item.request for item in valid if item.request is not None]
+    results = manager.batch_create(requests) if requests else []
+    for item, result in zip(valid, results, strict=True):
+        if isinstance(result, CredentialError):
+            item.failure = result
+        else:
+            item.created = result
+    for item in valid:
+        if item.created is not None and item.metadata:
+            manager.update_credential(item.created, CredentialUpdate(metadata=item.metadata))
+    return report_import(cli, items, as_json=as_json)
+
+
+def is_vault_file(source: str) -> bool:
+    """True when `source` starts with the vault file's magic bytes."""
+    try:
+        with Path(source).expanduser().open("rb") as handle:
+            return handle.read(len(VAULT_MAGIC)) == VAULT_MAGIC.encode()
+    except OSError:
+        return False  # reading it as text reports the problem with the path
+
+
+def guess_format(text: str) -> str:
+    """json when the first character (after white space) is '[' or '{', else dotenv."""
+    return "json" if text.lstrip("\ufeff \t\r\n").startswith(("[", "{")) else "dotenv"
+
+
+def report_import(cli: CliContext, items: list[ImportItem], *, as_json: bool) -> int:
+    """One stderr line per item (and JSON on stdout); the first failure's exit code."""
+    code = 0
+    rows: list[dict[str, Any]] = []
+    for number, item in enumerate(items, start=1):
+        if item.failure is None:
+            output.info(f"{item.label}: created (id {item.created})", quiet=cli.quiet)
+        else:
+            output.error(f"{item.label}: {item.failure}")
+            code = code or int(item.failure.exit_code)
+        rows.append(
+            {
+                "item": number,
+                "label": item.label,
+                "name": item.request.name if item.request else None,
+                "id": item.created,
+                "ok": item.failure is None,
+                "error": str(item.failure) if item.failure else None,
+                "exit_code": int(item.failure.exit_code) if item.failure else 0,
+            }
+        )
+    if as_json:
+        output.data_json(rows)
+    return code
+
+
+def items_from_json(text: str) -> list[ImportItem]:
+    """REST create bodies; a body that is malformed fails alone."""
+    import json
+
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(
+            f"the import file is not valid JSON ({exc.msg} at line {exc.lineno}, "
+            f"column {exc.colno}); nothing was imported"
+        ) from None
+    except (ValueError, RecursionError):
+        raise InvalidInput("the import file is not valid JSON; nothing was imported") from None
+    if not isinstance(document, list):
+        raise InvalidInput(
+            "the import file must hold a JSON array of credentials; nothing was imported",
+            hint='[{"name": "github", "credential_type": "token", '
+            '"credential_data": {"token": "…"}}]',
+        )
+    items = []
+    for number, body in enumerate(document, start=1):
+        name = body.get("name") if isinstance(body, dict) else None
+        label = f"item {number}" + (f" ({shown(name)})" if isinstance(name, str) else "")
+        try:
+            items.append(ImportItem(label, _json_request(body)))
+        except CredentialError as exc:
+            items.append(ImportItem(label, failure=exc))
+    return items
+
+
+def _json_request(body: object) -> CredentialInput:
+    if not isinstance(body, dict):
+        raise InvalidInput("an item must be a JSON object")
+    unknown = [key for key in body if key not in ITEM_KEYS]
+    if unknown:
+        raise InvalidInput(
+            f"unknown key {shown(str(unknown[0]))}; an item has {', '.join(ITEM_KEYS)}"
+        )
+    name, kind = body.get("name"), body.get("credential_type")
+    data, description = body.get("credential_data"), body.get("description", "")
+    tags = body.get("tags", [])
+    if name is not None and not isinstance(name, str):
+        raise InvalidInput("'name' must be a string")
+    if not isinstance(kind, str):
+        raise InvalidInput("'credential_type' is missing or not a string")
+    if not isinstance(data, dict):
+        raise InvalidInput("'credential_data' is missing or not a JSON object")
+    if not isinstance(description, str):
+        raise InvalidInput("'description' must be a string")
+    if not isinstance(tags, list):
+        raise InvalidInput("'tags' must be an array of strings")
+    return CredentialInput(kind, data, name, description, tuple(tags))
+
+
+def items_from_dotenv(text: str) -> list[ImportItem]:
+    """One `token` credential per binding, named after its key."""
+    from credctl.cli.dotenv_file import parse_dotenv
+
+    items = []
+    for binding in parse_dotenv(text):
+        label = f"line {binding.line} ({shown(binding.key)})"
+        if binding.value is None:
+            failure = InvalidInput("the key has no '=' and so no value")
+            items.append(ImportItem(label, failure=failure))
+            continue
+        request = CredentialInput("token", {"token": binding.value}, binding.key)
+        items.append(ImportItem(label, request))
+    return items
+
+
+def items_from_backup(
+    cli: CliContext, path: Path, passphrase_file: Path | None
+) -> list[ImportItem]:
+    """Every record of a backup vault, with its metadata for a follow-up update."""
+    from credctl.vault import EnvironmentUnlocker, Vault, terminal_prompt
+
+    env = {
+        "CREDCTL_PASSPHRASE_FILE": str(passphrase_file)
+        if passphrase_file is not None
+        else os.environ.get("CREDCTL_IMPORT_PASSPHRASE_FILE", ""),
+        "CREDCTL_PASSPHRASE": os.environ.get("CREDCTL_IMPORT_PASSPHRASE", ""),
+    }
+    prompt = terminal_prompt() if cli.stdin_is_tty else None
+    if not any(env.values()) and prompt is None:
+        raise VaultLockedError(
+            f"no passphrase for the backup {path} and no terminal to ask for one",
+            hint="give --passphrase-file FILE, or set CREDCTL_IMPORT_PASSPHRASE_FILE or "
+            "CREDCTL_IMPORT_PASSPHRASE",
+        )
+    backup = Vault(path.expanduser())
+    opened = backup.open(EnvironmentUnlocker(env=env, prompt=prompt, passphrase_only=True))
+    items = []
+    for _credential_id, name, record in opened.body.entries():
+        label = shown(name)
+        try:
+            request = CredentialInput(
+                str(record["type"]),
+                dict(record["data"]),
+                name,
+                str(record.get("description", "")),
+                tuple(record.get("tags", ())),
+            )
+        except (KeyError, TypeError, ValueError):
+            items.append(ImportItem(label, failure=InvalidInput("the record is malformed")))
+            continue
+        items.append(ImportItem(label, request, metadata=dict(record.get("metadata") or {})))
+    return items
+
+
+def export_command(
+    ctx: typer.Context,
+    output_path: Annotated[
+        Path,
+        typer.Option(
+            "--output",
+            "-o",
+            metavar="FILE",
+            help="The backup to create; an existing file is never replaced.",
+            show_default=False,
+        ),
+    ],
+    passphrase_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--passphrase-file",
+            metavar="FILE",
+            help="The backup's passphrase (one trailing newline is dropped).",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Write an encrypted backup: a new vault file with copies of every credential.
+
+    The backup has its own passphrase, from --passphrase-file,
+    CREDCTL_EXPORT_PASSPHRASE_FILE, CREDCTL_EXPORT_PASSPHRASE, or asked twice on
+    a terminal (without any of them: exit 4).  It uses the Argon2id settings of
+    the current vault.  Open it like any vault, or restore from it:
+
+      credctl --vault backup.credctl list
+
+      credctl import backup.credctl
+
+    Examples:
+
+      credctl export -o ~/backups/credctl-$(date +%F).credctl
+
+      credctl export -o backup.credctl --passphrase-file ~/.backup-pass
+
+    An existing FILE is never replaced (exit 8).
+    """
+    from credctl.cli.prompts import require_new_passphrase
+    from credctl.vault import Vault
+    from credctl.vault.crypto import KdfParams
+    from credctl.vault.store import passphrase_slots
+    from credctl.vault.unlock import read_passphrase_file
+
+    cli: CliContext = ctx.obj
+    target = Vault(output_path.expanduser())
+    _refuse_existing(target.path)
+    source = cli.vault()
+    if target.path == source.path:
+        raise UsageError("the backup must be another file than the vault itself")
+    opened = source.open(cli.unlocker())
+    if passphrase_file is not None:
+        passphrase = read_passphrase_file(str(passphrase_file.expanduser()))
+        if not passphrase:
+            raise InvalidInput(f"passphrase file {shown(str(passphrase_file), 80)} is empty")
+    else:
+        passphrase = require_new_passphrase(
+            file_var="CREDCTL_EXPORT_PASSPHRASE_FILE",
+            value_var="CREDCTL_EXPORT_PASSPHRASE",
+            can_prompt=cli.stdin_is_tty,
+        )
+    slots = passphrase_slots(opened)
+    kdf = slots[0].kdf if slots and slots[0].kdf else KdfParams()
+    _refuse_existing(target.path)  # again: the prompt may have taken a while
+    settings = {k: v for k, v in opened.body.meta.items() if k not in OWN_SETTINGS}
+    created = target.create(passphrase, kdf, backup_count=opened.backup_count, meta=settings)
+    count = copy_records(opened, target, created.data_key)
+    target.file.remove_backups()  # the empty first generation is no backup worth keeping
+    output.info(
+        f"exported {count} credential(s) to {target.path} (Argon2id m={kdf.memory_kib // 1024} "
+        f"MiB, t={kdf.time_cost}, p={kdf.parallelism}); restore with `credctl import "
+        f"{target.path}`",
+        quiet=cli.quiet,
+    )
+
+
+def _refuse_existing(path: Path) -> None:
+    if os.path.lexists(path):
+        raise VaultExistsError(
+            f"{path} already exists; export never replaces a file",
+            hint="choose another -o FILE, or move the old backup away first",
+        )
+
+
+def copy_records(opened: OpenVault, target: Vault, data_key: bytes) -> int:
+    """Put a copy of every record of `opened` into the freshly created `target` vault."""
+    count = 0
+    with target.edit(data_key=data_key, source="passphrase") as txn:
+        for credential_id, name, record in opened.body.entries():
+            txn.body.put(credential_id, name, record)
+            count += 1
+    return count
