@@ -84,11 +84,16 @@ def parse(args: Sequence[str]) -> FastInvocation | None:
     command = FAST_COMMANDS[words[index]]
     values = _defaults(command.options)
     positionals: list[str] = []
+    after_dashes: list[str] | None = None
     index += 1
     options_ended = False
+    takes_command = any(a.after_double_dash for a in command.arguments)
     while index < len(words):
         word = words[index]
         if not options_ended and word == "--":
+            if takes_command:
+                after_dashes = words[index + 1 :]
+                break
             options_ended = True
             index += 1
         elif not options_ended and word.startswith("-") and word != "-":
@@ -100,7 +105,11 @@ def parse(args: Sequence[str]) -> FastInvocation | None:
             positionals.append(word)
             index += 1
     for argument in command.arguments:
-        if argument.variadic:
+        if argument.after_double_dash:
+            if not after_dashes:
+                return None
+            values[argument.dest] = after_dashes
+        elif argument.variadic:
             values[argument.dest] = positionals
             positionals = []
         elif positionals:

@@ -42,6 +42,8 @@ class ArgumentSpec:
     metavar: str
     help: str
     variadic: bool = False
+    #: Takes the words after ``--`` (the command `exec` runs), and only those.
+    after_double_dash: bool = False
 
 
 @dataclass(frozen=True)
@@ -108,4 +110,84 @@ GET_TOKEN = CommandSpec(
     ),
 )
 
-FAST_COMMANDS: dict[str, CommandSpec] = {GET_TOKEN.name: GET_TOKEN}
+ENV = CommandSpec(
+    name="env",
+    summary='Print export lines for eval: eval "$(credctl env NAME)".',
+    help=(
+        "Print the lines that export credentials as environment variables.\n\n"
+        "Each word is NAME (every default variable of the credential, e.g. GITHUB_TOKEN), "
+        "NAME.FIELD (one field, default variable name), or NAME.FIELD=VAR / VAR=NAME.FIELD "
+        "(one field under the name you choose).  Values are quoted by the rules of the "
+        "shell you name with --shell.\n\n"
+        "Examples:\n\n"
+        '  eval "$(credctl env github aws_prod)"\n\n'
+        "  credctl env --shell fish github | source\n\n"
+        "  credctl env db.password=PGPASSWORD --shell dotenv > .env\n\n"
+        '  credctl env --shell github deploy >> "$GITHUB_ENV"'
+    ),
+    runner="credctl.cli.env_command:run_env",
+    arguments=(ArgumentSpec("refs", "NAME[.FIELD][=VAR]", "What to export.", variadic=True),),
+    options=(
+        OptionSpec(
+            "shell",
+            ("--shell", "-s"),
+            "Output syntax: sh (POSIX, the default), bash, zsh, fish, powershell, dotenv, "
+            "json or github ($GITHUB_ENV).",
+            metavar="SHELL",
+            choices=("sh", "bash", "zsh", "fish", "powershell", "dotenv", "json", "github"),
+            default="sh",
+        ),
+        OptionSpec(
+            "prefix",
+            ("--prefix",),
+            "Put PREFIX before every default variable name.",
+            metavar="PREFIX",
+        ),
+    ),
+)
+
+EXEC = CommandSpec(
+    name="exec",
+    summary="Run a command with credentials in its environment.",
+    help=(
+        "Run CMD with credentials in its environment; its exit code is credctl's.\n\n"
+        "NAME exports a credential's default variables; --env VAR=NAME.FIELD one field "
+        "under a name you choose.  Signals (INT, TERM, HUP) are passed to CMD, stdin "
+        "passes through, and a terminal stays a terminal.  Secrets never appear in "
+        "CMD's argv.\n\n"
+        "Examples:\n\n"
+        "  credctl exec aws_prod -- terraform plan\n\n"
+        "  credctl exec --env GH_TOKEN=github.token -- gh release list\n\n"
+        "  credctl exec --mask --pristine ci -- ./deploy.sh"
+    ),
+    runner="credctl.cli.exec_command:run_exec",
+    arguments=(
+        ArgumentSpec(
+            "names", "NAME", "Credentials to export with their default names.", variadic=True
+        ),
+        ArgumentSpec(
+            "command",
+            "-- CMD…",
+            "The command to run, after --.",
+            variadic=True,
+            after_double_dash=True,
+        ),
+    ),
+    options=(
+        OptionSpec(
+            "env",
+            ("--env", "-e"),
+            "Export NAME.FIELD as VAR (repeatable).",
+            metavar="VAR=NAME.FIELD",
+            multiple=True,
+        ),
+        OptionSpec(
+            "pristine",
+            ("--pristine",),
+            "Start CMD with only the credentials and a minimal PATH, HOME, TERM.",
+        ),
+        OptionSpec("mask", ("--mask",), "Replace every secret value in CMD's output with ***."),
+    ),
+)
+
+FAST_COMMANDS: dict[str, CommandSpec] = {c.name: c for c in (GET_TOKEN, ENV, EXEC)}

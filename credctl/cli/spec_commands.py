@@ -52,14 +52,21 @@ def parameters(
     ]
     annotations: dict[str, Any] = {"ctx": typer.Context, "return": Any}
     for argument in spec_arguments:
-        python_type: Any = list[str] if argument.variadic else str
+        if argument.after_double_dash:
+            continue  # click cannot tell words after -- apart; see build_command
+        python_type: Any = list[str] | None if argument.variadic else str
         annotation = Annotated[
             python_type,
             typer.Argument(metavar=argument.metavar, help=argument.help, show_default=False),
         ]
+        # Variadic words may be absent (exec with only --env); the runner says what is missing.
+        default = None if argument.variadic else inspect.Parameter.empty
         params.append(
             inspect.Parameter(
-                argument.dest, inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=annotation
+                argument.dest,
+                inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                default=default,
+                annotation=annotation,
             )
         )
         annotations[argument.dest] = annotation
@@ -86,7 +93,17 @@ def build_command(spec: CommandSpec) -> Callable[..., Any]:
     def command(ctx: typer.Context, **values: Any) -> Any:
         from credctl.cli.fastpath import FastInvocation
 
-        invocation = FastInvocation({}, spec, plain_values(values))
+        if any(argument.after_double_dash for argument in spec.arguments):
+            # Every well-formed command line of this kind is taken by the fast parser,
+            # which alone sees where `--` was; reaching Typer means it was malformed.
+            from typer._click.exceptions import UsageError
+
+            raise UsageError(f"{spec.name} needs the command to run after `--`", ctx)
+        plain = plain_values(values)
+        for argument in spec.arguments:
+            if argument.variadic and plain.get(argument.dest) is None:
+                plain[argument.dest] = []
+        invocation = FastInvocation({}, spec, plain)
         return invocation.runner()(ctx.obj, invocation.values)
 
     params, annotations = parameters(spec.arguments, spec.options)
