@@ -10,9 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import enum
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from credctl.secret import SecretValue
 
@@ -37,8 +36,7 @@ def from_rfc3339(text: str) -> dt.datetime:
     return moment.astimezone(dt.UTC)
 
 
-@dataclass(frozen=True)
-class UserContext:
+class UserContext(NamedTuple):
     """Who acts, for ownership and the audit trail: ``UserContext(user_id, ip)``."""
 
     user_id: str
@@ -50,8 +48,7 @@ class UserContext:
         return cls("local")
 
 
-@dataclass(frozen=True)
-class CredentialContext:
+class CredentialContext(NamedTuple):
     """Why a token is read: the execution and workflow asking for it."""
 
     user_id: str | None = None
@@ -64,11 +61,11 @@ class CredentialContext:
         return CredentialContextBuilder()
 
 
-@dataclass
 class CredentialContextBuilder:
     """Fluent builder for `CredentialContext`."""
 
-    _fields: dict[str, str] = field(default_factory=dict)
+    def __init__(self) -> None:
+        self._fields: dict[str, str] = {}
 
     def user_id(self, value: str) -> CredentialContextBuilder:
         """Set the acting user."""
@@ -90,8 +87,7 @@ class CredentialContextBuilder:
         return CredentialContext(**self._fields)
 
 
-@dataclass(frozen=True)
-class Credential:
+class Credential(NamedTuple):
     """A credential's details; never its secret data."""
 
     id: CredentialId
@@ -125,8 +121,7 @@ class Credential:
         return out
 
 
-@dataclass(frozen=True)
-class Token:
+class Token(NamedTuple):
     """A token handed out by `get_token`; its value and header are `SecretValue`s."""
 
     value: SecretValue
@@ -148,15 +143,22 @@ class Token:
 _UNSET: Any = object()
 
 
-@dataclass(frozen=True)
-class CredentialUpdate:
+class CredentialUpdate(NamedTuple):
     """Changes to apply to a credential; unset fields stay as they are."""
 
     name: str | None = None
     description: str | None = None
     tags: tuple[str, ...] | None = None
     metadata: Mapping[str, Any] | None = None
-    data: Mapping[str, Any] | None = field(default=None, repr=False)
+    data: Mapping[str, Any] | None = None
+
+    def __repr__(self) -> str:  # never the data: it holds secrets
+        shown = ", ".join(
+            f"{name}={getattr(self, name)!r}"
+            for name in ("name", "description", "tags", "metadata")
+            if getattr(self, name) is not None
+        )
+        return f"CredentialUpdate({shown}{', data=***' if self.data is not None else ''})"
 
     @classmethod
     def builder(cls) -> CredentialUpdateBuilder:
@@ -170,11 +172,14 @@ class CredentialUpdate:
         )
 
 
-@dataclass
 class CredentialUpdateBuilder:
     """Fluent builder for `CredentialUpdate`."""
 
-    _fields: dict[str, Any] = field(default_factory=dict, repr=False)
+    def __init__(self) -> None:
+        self._fields: dict[str, Any] = {}
+
+    def __repr__(self) -> str:  # the data may be secret
+        return f"CredentialUpdateBuilder(fields={sorted(self._fields)})"
 
     def name(self, value: str) -> CredentialUpdateBuilder:
         """Rename the credential."""
@@ -206,12 +211,11 @@ class CredentialUpdateBuilder:
         return CredentialUpdate(**self._fields)
 
 
-@dataclass(frozen=True)
-class CredentialInput:
+class CredentialInput(NamedTuple):
     """One item of `batch_create`."""
 
     credential_type: str
-    data: Mapping[str, Any] = field(repr=False)
+    data: Mapping[str, Any]
     name: str | None = None
     description: str = ""
     tags: tuple[str, ...] = ()
@@ -223,6 +227,12 @@ class CredentialInput:
         """An `api_key` input, as the seed's ``CredentialInput::api_key(key, param_name)``."""
         return cls("api_key", {"key": key, "param_name": param_name}, name=name)
 
+    def __repr__(self) -> str:  # never the data: it holds secrets
+        return (
+            f"CredentialInput(credential_type={self.credential_type!r}, data=***, "
+            f"name={self.name!r}, description={self.description!r}, tags={self.tags!r})"
+        )
+
 
 class StorageKind(enum.Enum):
     """Where a `StorageBackend` keeps records."""
@@ -232,8 +242,7 @@ class StorageKind(enum.Enum):
     CUSTOM = "custom"
 
 
-@dataclass(frozen=True)
-class StorageBackend:
+class StorageBackend(NamedTuple):
     """The seed's `StorageBackend` enum: ``Memory``, ``File(path)`` or ``Custom(storage)``."""
 
     kind: StorageKind
@@ -262,8 +271,7 @@ class CacheStrategy(enum.Enum):
     LRU = "lru"
 
 
-@dataclass(frozen=True)
-class CacheConfig:
+class CacheConfig(NamedTuple):
     """The in-process token cache (`set_cache_config`)."""
 
     enabled: bool = True
@@ -285,8 +293,7 @@ class KeyDerivation(enum.Enum):
     ARGON2ID = "argon2id"
 
 
-@dataclass(frozen=True)
-class EncryptionConfig:
+class EncryptionConfig(NamedTuple):
     """Encryption settings (`set_encryption_config`); the interval drives `health_check`."""
 
     algorithm: EncryptionAlgorithm = EncryptionAlgorithm.AES_256_GCM
@@ -294,13 +301,12 @@ class EncryptionConfig:
     key_derivation: KeyDerivation = KeyDerivation.ARGON2ID
 
 
-@dataclass(frozen=True)
-class ManagerConfig:
+class ManagerConfig(NamedTuple):
     """Everything `CredentialManager.with_config` takes."""
 
-    storage_backend: StorageBackend = field(default_factory=StorageBackend.file)
-    cache_config: CacheConfig = field(default_factory=CacheConfig)
-    encryption_config: EncryptionConfig = field(default_factory=EncryptionConfig)
+    storage_backend: StorageBackend = StorageBackend(StorageKind.FILE)
+    cache_config: CacheConfig = CacheConfig()
+    encryption_config: EncryptionConfig = EncryptionConfig()
     audit_logging: bool = True
 
 
@@ -312,8 +318,7 @@ class HealthState(enum.Enum):
     UNHEALTHY = "unhealthy"
 
 
-@dataclass(frozen=True)
-class HealthStatus:
+class HealthStatus(NamedTuple):
     """``Healthy``, ``Degraded(issues)`` or ``Unhealthy(error)``."""
 
     state: HealthState
@@ -325,8 +330,7 @@ class HealthStatus:
         return list(HealthState).index(self.state)
 
 
-@dataclass(frozen=True)
-class Metrics:
+class Metrics(NamedTuple):
     """System-wide numbers (`get_metrics`)."""
 
     total_credentials: int
@@ -344,8 +348,7 @@ class Metrics:
         return self.cache_hits / lookups if lookups else 0.0
 
 
-@dataclass(frozen=True)
-class CredentialMetrics:
+class CredentialMetrics(NamedTuple):
     """One credential's usage (`get_credential_metrics`), persisted across processes."""
 
     credential_id: CredentialId
@@ -353,3 +356,96 @@ class CredentialMetrics:
     last_used: dt.datetime | None
     refresh_count: int
     last_refreshed: dt.datetime | None = None
+
+
+# -- interactive flows (seed: start_interactive_flow / complete_interactive_flow) --------
+
+FlowId = str
+
+
+class BrowserAuth(NamedTuple):
+    """The person opens `auth_url` in a browser; the provider redirects to `redirect_uri`."""
+
+    auth_url: str
+    redirect_uri: str
+
+
+class DeviceCode(NamedTuple):
+    """The person opens `verification_uri` on any device and types `user_code` (RFC 8628)."""
+
+    verification_uri: str
+    user_code: str
+    verification_uri_complete: str | None = None
+    interval: int = 5
+
+
+InteractionType = BrowserAuth | DeviceCode
+
+
+class InteractiveFlow(NamedTuple):
+    """A pending login, as `start_interactive_flow` returns it.
+
+    `interaction_type` says what the person must do (``match flow.interaction_type:
+    case BrowserAuth(auth_url=url): …``).  `state` is the value the provider must send
+    back with the callback (it is already part of `auth_url`, so it is no secret from
+    the person logging in); the flow is kept in the vault until `expires_at`.
+    """
+
+    id: FlowId
+    credential_type: str
+    interaction_type: InteractionType
+    expires_at: dt.datetime
+    credential_name: str | None = None
+    state: str | None = None
+
+    def __repr__(self) -> str:  # `state` stays out of logs
+        return (
+            f"InteractiveFlow(id={self.id!r}, credential_type={self.credential_type!r}, "
+            f"interaction_type={self.interaction_type!r}, expires_at={self.expires_at!r}, "
+            f"credential_name={self.credential_name!r})"
+        )
+
+
+class CallbackData(NamedTuple):
+    """What the provider sent back to the redirect URI (or nothing, for a device flow).
+
+    `code` is secret and never shown by `repr`.  `from_url` parses a redirect URL.
+    """
+
+    code: str | None = None
+    state: str | None = None
+    iss: str | None = None
+    error: str | None = None
+    error_description: str | None = None
+
+    def __repr__(self) -> str:  # the code and state are secret
+        return (
+            f"CallbackData(code={'***' if self.code else None}, "
+            f"state={'***' if self.state else None}, iss={self.iss!r}, error={self.error!r})"
+        )
+
+    @classmethod
+    def from_query(cls, params: Mapping[str, str]) -> CallbackData:
+        """Build from the query parameters of a redirect."""
+        return cls(
+            code=params.get("code"),
+            state=params.get("state"),
+            iss=params.get("iss"),
+            error=params.get("error"),
+            error_description=params.get("error_description"),
+        )
+
+    @classmethod
+    def from_url(cls, url: str) -> CallbackData:
+        """Build from the full redirect URL (``http://127.0.0.1:PORT/callback?code=…``)."""
+        from urllib.parse import parse_qsl, urlsplit
+
+        from credctl.errors import InvalidCallback
+
+        pairs = parse_qsl(urlsplit(url).query, keep_blank_values=True)
+        names = [name for name, _ in pairs]
+        if len(names) != len(set(names)):
+            # RFC 6749 §3.1: parameters MUST NOT be repeated; a second `state` or `code` is
+            # how a forged callback would try to slip past the check.
+            raise InvalidCallback("the callback repeats a parameter")
+        return cls.from_query(dict(pairs))

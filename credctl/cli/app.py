@@ -43,13 +43,12 @@ def _version(value: bool) -> None:
 
 def _root(ctx: typer.Context, **values: Any) -> None:
     """Global options come before the subcommand."""
-    context = CliContext(
+    vault = values.get("vault")
+    ctx.obj = CliContext(
+        Path(vault).expanduser() if vault is not None else None,
         quiet=bool(values.get("quiet")),
         color=not (values.get("no_color") or "NO_COLOR" in os.environ),
     )
-    if values.get("vault") is not None:
-        context.vault_path = Path(values["vault"]).expanduser()
-    ctx.obj = context
 
 
 def _root_signature() -> None:

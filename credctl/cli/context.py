@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,14 +15,27 @@ if TYPE_CHECKING:
     from credctl.vault.store import Unlocker
 
 
-@dataclass
 class CliContext:
-    """Global options and I/O facts, built once by the root callback."""
+    """Global options and I/O facts, built once by the root callback.
 
-    vault_path: Path = field(default_factory=default_vault_path)
-    quiet: bool = False
-    color: bool = True
-    stdin_is_tty: bool = field(default_factory=lambda: bool(sys.stdin) and sys.stdin.isatty())
+    A plain class rather than a dataclass: it is on the get-token fast path, where
+    importing `dataclasses` alone costs several milliseconds.
+    """
+
+    def __init__(
+        self,
+        vault_path: Path | None = None,
+        *,
+        quiet: bool = False,
+        color: bool = True,
+        stdin_is_tty: bool | None = None,
+    ) -> None:
+        self.vault_path = vault_path if vault_path is not None else default_vault_path()
+        self.quiet = quiet
+        self.color = color
+        if stdin_is_tty is None:
+            stdin_is_tty = bool(sys.stdin) and sys.stdin.isatty()
+        self.stdin_is_tty = stdin_is_tty
 
     def vault(self) -> Vault:
         """The vault the global options point at."""

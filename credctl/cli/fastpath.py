@@ -11,16 +11,14 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from credctl.cli.spec import FAST_COMMANDS, GLOBAL_OPTIONS, CommandSpec, OptionSpec
 
 Values = dict[str, Any]
 
 
-@dataclass(frozen=True)
-class FastInvocation:
+class FastInvocation(NamedTuple):
     """A parsed fast command: global values, the command, and its values."""
 
     globals: Values

@@ -30,10 +30,12 @@ def run_fast(invocation: FastInvocation) -> int:
 
     from credctl.cli.context import CliContext
 
-    cli = CliContext(quiet=bool(invocation.globals.get("quiet")))
-    if invocation.globals.get("vault"):
-        cli.vault_path = Path(invocation.globals["vault"]).expanduser()
-    cli.color = not (invocation.globals.get("no_color") or "NO_COLOR" in os.environ)
+    vault = invocation.globals.get("vault")
+    cli = CliContext(
+        Path(vault).expanduser() if vault else None,
+        quiet=bool(invocation.globals.get("quiet")),
+        color=not (invocation.globals.get("no_color") or "NO_COLOR" in os.environ),
+    )
     return int(invocation.runner()(cli, invocation.values) or 0)
 
 

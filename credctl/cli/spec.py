@@ -12,11 +12,10 @@ prints the usual help or error.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class OptionSpec:
+class OptionSpec(NamedTuple):
     """A ``--long``/``-s`` option; `metavar` None means a boolean flag."""
 
     dest: str
@@ -34,8 +33,7 @@ class OptionSpec:
         return self.metavar is None
 
 
-@dataclass(frozen=True)
-class ArgumentSpec:
+class ArgumentSpec(NamedTuple):
     """A positional argument; `variadic` ones take every remaining word."""
 
     dest: str
@@ -46,8 +44,7 @@ class ArgumentSpec:
     after_double_dash: bool = False
 
 
-@dataclass(frozen=True)
-class CommandSpec:
+class CommandSpec(NamedTuple):
     """A command: its words, help text, and the function that runs it."""
 
     name: str
@@ -55,7 +52,7 @@ class CommandSpec:
     help: str
     runner: str  # "module:function", called as function(cli_context, values)
     arguments: tuple[ArgumentSpec, ...] = ()
-    options: tuple[OptionSpec, ...] = field(default_factory=tuple)
+    options: tuple[OptionSpec, ...] = ()
 
 
 GLOBAL_OPTIONS = (

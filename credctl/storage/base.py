@@ -12,14 +12,12 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 Record = dict[str, Any]
 
 
-@dataclass(frozen=True)
-class UsageEvent:
+class UsageEvent(NamedTuple):
     """One use of a credential: never a secret, only what happened and when."""
 
     credential_id: int

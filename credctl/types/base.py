@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, NamedTuple
 
 from credctl.errors import InvalidInput, NotFound, NoToken
 from credctl.types.names import env_name, shown
@@ -25,8 +24,7 @@ Kind = Literal["str", "int", "bool", "list"]
 MAX_FIELDS: Final = 100
 
 
-@dataclass(frozen=True, slots=True)
-class FieldSpec:
+class FieldSpec(NamedTuple):
     """One declared field: its kind, whether it is secret or required, default and aliases."""
 
     name: str

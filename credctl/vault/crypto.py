@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import hmac
 import os
-from dataclasses import dataclass
 from hashlib import sha256
+from typing import NamedTuple
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -40,8 +40,7 @@ class AuthenticationFailed(Exception):  # noqa: N818 - mirrors cryptography's In
     """A key did not authenticate the data it was given."""
 
 
-@dataclass(frozen=True)
-class KdfParams:
+class KdfParams(NamedTuple):
     """Argon2id cost parameters; `memory_kib` is in KiB."""
 
     memory_kib: int = 256 * 1024

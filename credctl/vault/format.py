@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import enum
 import struct
-from dataclasses import dataclass, field
 from hashlib import sha256
+from typing import NamedTuple
 
 from credctl.errors import UnsupportedFormatError, VaultCorruptError
 from credctl.vault.crypto import CHECK_SIZE, KEY_SIZE, NONCE_SIZE, SALT_SIZE, TAG_SIZE, KdfParams
@@ -45,8 +45,7 @@ class SlotType(enum.IntEnum):
     CI_KEY = 2
 
 
-@dataclass(frozen=True)
-class Slot:
+class Slot(NamedTuple):
     """One key slot: the data key wrapped under a key-encryption key."""
 
     slot_id: int
@@ -77,8 +76,7 @@ class Slot:
         return self.authenticated_prefix() + self.nonce + self.wrapped_key
 
 
-@dataclass(frozen=True)
-class Header:
+class Header(NamedTuple):
     """Everything before the body: identity, generation, body key inputs, slots."""
 
     vault_id: bytes
@@ -86,7 +84,7 @@ class Header:
     body_salt: bytes
     body_nonce: bytes
     data_key_check: bytes
-    slots: tuple[Slot, ...] = field(default_factory=tuple)
+    slots: tuple[Slot, ...] = ()
     version: int = FORMAT_VERSION
 
     def encode(self) -> bytes:
@@ -108,8 +106,7 @@ class Header:
         return next((s for s in self.slots if s.slot_id == slot_id), None)
 
 
-@dataclass(frozen=True)
-class ParsedFile:
+class ParsedFile(NamedTuple):
     """A vault file split into its authenticated parts."""
 
     header: Header

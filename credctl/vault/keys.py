@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import time
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from credctl.errors import VaultCorruptError, WrongPassphraseError
 from credctl.vault import crypto
@@ -25,8 +25,7 @@ _BODY_INFO = b"credctl/v1/body"
 _DATA_KEY_CHECK_INFO = b"credctl/v1/data-key-check"
 
 
-@dataclass(frozen=True)
-class CiKey:
+class CiKey(NamedTuple):
     """A parsed CI key: the slot it opens and its 256-bit secret."""
 
     slot_id: int
@@ -105,7 +104,7 @@ def make_slot(
         kdf=kdf,
     )
     wrapped = crypto.seal(kek, unsealed.nonce, data_key, slot_aad(vault_id, unsealed))
-    return Slot(**{**unsealed.__dict__, "wrapped_key": wrapped})
+    return unsealed._replace(wrapped_key=wrapped)
 
 
 def passphrase_slot(

@@ -17,8 +17,8 @@ import json
 import os
 import struct
 import time
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from credctl.vault import crypto
 from credctl.vault.file import VaultFile, ensure_private_dir, read_regular_file
@@ -28,8 +28,7 @@ _INFO = b"credctl/v1/session"
 _ID_SIZE = 16
 
 
-@dataclass(frozen=True)
-class SessionToken:
+class SessionToken(NamedTuple):
     """The two parts of a CREDCTL_SESSION value."""
 
     session_id: bytes

@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -41,17 +40,29 @@ class Unlocker(Protocol):
         ...
 
 
-@dataclass
 class OpenVault:
     """An unlocked generation; inside `Vault.edit` its fields may be changed."""
 
-    vault_id: bytes
-    generation: int
-    data_key: bytes
-    slots: list[Slot]
-    body: Body
-    source: str
-    header: Header = field(repr=False)
+    def __init__(
+        self,
+        vault_id: bytes,
+        generation: int,
+        data_key: bytes,
+        slots: list[Slot],
+        body: Body,
+        source: str,
+        header: Header,
+    ) -> None:
+        self.vault_id = vault_id
+        self.generation = generation
+        self.data_key = data_key
+        self.slots = slots
+        self.body = body
+        self.source = source
+        self.header = header
+
+    def __repr__(self) -> str:  # never the data key
+        return f"OpenVault(generation={self.generation}, source={self.source!r})"
 
     def next_slot_id(self) -> int:
         """Slot ids are never reused within a vault."""

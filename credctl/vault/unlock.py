@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from credctl.errors import InvalidInput, VaultLockedError, WrongPassphraseError
@@ -57,15 +56,23 @@ def read_passphrase_file(path: str) -> bytes:
     return raw[:-1] if raw.endswith(b"\n") else raw
 
 
-@dataclass
 class EnvironmentUnlocker:
     """The standard unlock sources, read from an environment mapping."""
 
-    env: Mapping[str, str] = field(default_factory=lambda: os.environ)
-    prompt: Prompt | None = None
-    passphrase_only: bool = False
-    notes: list[str] = field(default_factory=list)
-    used_passphrase: bytes | None = field(default=None, repr=False)
+    def __init__(
+        self,
+        env: Mapping[str, str] | None = None,
+        prompt: Prompt | None = None,
+        passphrase_only: bool = False,
+    ) -> None:
+        self.env: Mapping[str, str] = os.environ if env is None else env
+        self.prompt = prompt
+        self.passphrase_only = passphrase_only
+        self.notes: list[str] = []
+        self.used_passphrase: bytes | None = None
+
+    def __repr__(self) -> str:
+        return f"EnvironmentUnlocker(passphrase_only={self.passphrase_only})"
 
     def unlock(self, vault: Vault, parsed: ParsedFile) -> tuple[bytes, str]:
         """Return (data key, source) or raise (4 locked, 5 wrong key, 6 damaged)."""
