@@ -315,54 +315,6 @@ class CredentialManager:
         self._record(int(record["id"]), "get_field")
         return value
 
-    def export_values(
-        self, requests: Sequence[tuple[Ref, str | None]]
-    ) -> list[list[tuple[str, str, SecretValue]]]:
-        """Environment variables for ``credctl env`` and ``exec``, from one vault read.
-
-        Each request is ``(ref, field)``.  Without a field: every default variable of
-        the credential (its type's ``env_vars``: ``NAME_KEY``, ``NAME_USERNAME`` …);
-        with one: that field under its default name ``NAME_FIELD``.  The result has one
-        list of ``(variable, field, value)`` per request, in order.  Every missing
-        credential or field is named in one `NotFound`; an OAuth access token past its
-        expiry is `Expired`, as in `get_token`.  Each credential read counts as a use.
-        """
-        from credctl.types.names import env_name
-
-        snapshot = self.storage.snapshot()
-        exports: list[list[tuple[str, str, SecretValue]]] = []
-        missing: list[str] = []
-        hints: list[str] = []
-        used: dict[int, None] = {}
-        for ref, field in requests:
-            record = None
-            try:
-                record = self._find(snapshot, ref)
-                kind, data = _load(record)
-                name = str(record["name"])
-                pairs = (
-                    kind.env_vars(name, data)
-                    if field is None
-                    else [(env_name(name, field), field)]
-                )
-                values = [(variable, f, kind.field_value(data, f)) for variable, f in pairs]
-            except NotFound as exc:
-                # A missing field is named with its credential; a missing credential names itself.
-                missing.append(f"{ref}.{field}: {exc}" if record is not None else str(exc))
-                hints.append(exc.hint or "")
-                exports.append([])
-                continue
-            if kind.refreshable and any(f == "access_token" for _, f, _ in values):
-                self._make_token(record)  # `Expired` when the access token is, as get_token
-            used[int(record["id"])] = None
-            exports.append([(v, f, SecretValue(text)) for v, f, text in values])
-        if missing:
-            hint = hints[0] if len(missing) == 1 else "see `credctl list` and `credctl show NAME`"
-            raise NotFound("; ".join(missing), hint=hint or None)
-        for credential_id in used:
-            self._record(credential_id, "get_field")
-        return exports
-
     def _make_token(self, record: Record) -> Token:
         kind, data = _load(record)
         expires_at = None
