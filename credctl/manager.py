@@ -12,12 +12,11 @@ must stay fast (SPEC §8).
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from credctl import errors
 from credctl.errors import (
@@ -27,9 +26,11 @@ from credctl.errors import (
     Expired,
     InvalidInput,
     NotFound,
+    ServiceUnavailable,
 )
 from credctl.model import (
     CacheConfig,
+    CallbackData,
     Credential,
     CredentialContext,
     CredentialId,
@@ -37,8 +38,10 @@ from credctl.model import (
     CredentialMetrics,
     CredentialUpdate,
     EncryptionConfig,
+    FlowId,
     HealthState,
     HealthStatus,
+    InteractiveFlow,
     ManagerConfig,
     Metrics,
     StorageBackend,
@@ -51,7 +54,9 @@ from credctl.model import (
 )
 from credctl.secret import SecretValue
 from credctl.storage.base import CredentialStorage, Record, StorageSnapshot, UsageEvent
-from credctl.token_cache import CacheEntry, TokenCache
+
+if TYPE_CHECKING:
+    from credctl.token_cache import TokenCache
 
 MAX_DESCRIPTION = 4096
 MAX_TAGS = 64
@@ -82,7 +87,7 @@ class CredentialManager:
     ) -> None:
         self._config = config or ManagerConfig()
         self._storage = storage
-        self._cache = TokenCache()
+        self._token_cache: TokenCache | None = None
 
     # -- construction (seed: new / with_config / builder) --------------------------
 
@@ -100,6 +105,16 @@ class CredentialManager:
     def builder(cls) -> CredentialManagerBuilder:
         """Start building a manager step by step."""
         return CredentialManagerBuilder()
+
+    @property
+    def _cache(self) -> TokenCache:
+        # Created on first use: the command line never caches, and `threading` costs
+        # the startup-bound path half a millisecond.
+        if self._token_cache is None:
+            from credctl.token_cache import TokenCache
+
+            self._token_cache = TokenCache()
+        return self._token_cache
 
     @property
     def storage(self) -> CredentialStorage:
@@ -224,6 +239,8 @@ class CredentialManager:
         digest = None
         scoped_key = f"{prepared['owner']}\x00{idempotency_key}"
         if idempotency_key is not None:
+            import hashlib
+
             digest = hashlib.sha256(
                 json.dumps(
                     {k: v for k, v in prepared.items() if k != "owner"}, sort_keys=True
@@ -276,11 +293,25 @@ class CredentialManager:
             found.append(_to_credential(record))
         return found
 
-    def get_token(self, ref: Ref) -> Token:
-        """The credential's token (a `SecretValue`), from the cache when fresh."""
-        return self.get_token_with_context(ref, None)
+    def get_token(
+        self, ref: Ref, *, min_valid: dt.timedelta | None = None, refresh: bool = True
+    ) -> Token:
+        """The credential's token (a `SecretValue`), from the cache when fresh.
 
-    def get_token_with_context(self, ref: Ref, context: CredentialContext | None) -> Token:
+        An oauth2 token that expires within the refresh-ahead window (60 s, at most half
+        its lifetime) or within `min_valid` is renewed first, under the vault lock, unless
+        `refresh` is False; an expired one that cannot be renewed raises `Expired`.
+        """
+        return self.get_token_with_context(ref, None, min_valid=min_valid, refresh=refresh)
+
+    def get_token_with_context(
+        self,
+        ref: Ref,
+        context: CredentialContext | None,
+        *,
+        min_valid: dt.timedelta | None = None,
+        refresh: bool = True,
+    ) -> Token:
         """`get_token`, checking that `context.user_id` owns the credential."""
         cache = self._config.cache_config
         stamp = self._state_stamp() if cache.enabled else None
@@ -289,15 +320,19 @@ class CredentialManager:
             entry = self._cache.lookup(
                 credential_id, None if credential_id is not None else str(ref), stamp
             )
-            if entry is not None:
+            if entry is not None and _fresh_enough(entry.token, min_valid):
                 self._check_access({"owner": entry.owner}, context)
                 self._record(entry.token.credential_id, "get_token")
                 return entry.token
         record = self._find(self.storage.snapshot(), ref)
         self._check_access(record, context)
+        if record.get("type") == "oauth2":
+            record = self._renewed(record, min_valid, refresh)
         token = self._make_token(record)
         if cache.enabled and cache.max_size > 0 and stamp is not None:
             deadline = time.monotonic() + cache.ttl.total_seconds()
+            from credctl.token_cache import CacheEntry
+
             entry = CacheEntry(token, str(record.get("owner", "local")), deadline, stamp)
             self._cache.store(str(record["name"]), entry, cache.max_size)
         self._record(token.credential_id, "get_token")
@@ -308,12 +343,37 @@ class CredentialManager:
         return stamp() if callable(stamp) else None
 
     def get_field(self, ref: Ref, field: str) -> SecretValue:
-        """One field of a credential's data as text (for `--field`, `env`, templates)."""
+        """One field of a credential's data as text (for `--field`, `env`, templates).
+
+        An oauth2 ``access_token`` is renewed first when it is about to expire, as in
+        `get_token`.
+        """
         record = self._find(self.storage.snapshot(), ref)
+        if record.get("type") == "oauth2" and field == "access_token":
+            record = self._renewed(record, None, True)
         kind, data = _load(record)
         value = SecretValue(kind.field_value(data, field))
         self._record(int(record["id"]), "get_field")
         return value
+
+    def _renewed(self, record: Record, min_valid: dt.timedelta | None, refresh: bool) -> Record:
+        """The oauth2 record, refreshed under the vault lock if its token expires soon."""
+        from credctl.oauth import expiry
+
+        seconds = min_valid.total_seconds() if min_valid is not None else 0.0
+        if not refresh or not expiry.needs_refresh(record, min_valid=seconds):
+            return record
+        if expiry.grant(record) is None:
+            return record  # nothing can renew it; `_make_token` says what is wrong
+        from credctl.oauth.refresh import refresh as refresh_locked
+
+        try:
+            return refresh_locked(self, int(record["id"]), min_valid=seconds, seen=record)
+        except ServiceUnavailable:
+            # The provider is unreachable, but the token in hand still works: use it.
+            if expiry.valid_for(record, seconds):
+                return record
+            raise
 
     def _make_token(self, record: Record) -> Token:
         kind, data = _load(record)
@@ -323,7 +383,7 @@ class CredentialManager:
             if expires_at <= utc_now():
                 raise Expired(
                     f"the access token of {record['name']!r} expired at {to_rfc3339(expires_at)}",
-                    hint="store a new access token with `credctl update NAME --data-file -`",
+                    hint=_expired_hint(record),
                 )
         header = kind.header(data)
         return Token(
@@ -333,6 +393,70 @@ class CredentialManager:
             header=SecretValue(header) if header is not None else None,
             expires_at=expires_at,
         )
+
+    # -- lifecycle: refresh (seed: refresh_credential / refresh_all_expired) ---------
+
+    def refresh_credential(self, ref: Ref) -> Token:
+        """Renew an oauth2 credential's access token now; the new token.
+
+        The refresh holds the vault lock from before the provider is called until the
+        rotated tokens are stored, so parallel processes never spend one refresh token
+        twice.  `RefreshNotSupported` for other types, `NoRefreshToken` when nothing can
+        renew it, `RefreshFailed` when the provider refuses (exit 7), `ServiceUnavailable`
+        when it cannot be reached (exit 10).
+        """
+        from credctl.oauth.refresh import refresh
+
+        record = refresh(self, self._resolve_id(ref), force=True)
+        return self._make_token(record)
+
+    def refresh_all_expired(self) -> list[CredentialId]:
+        """Renew every oauth2 credential that is expired or about to be; their ids.
+
+        Every credential is tried.  If any failed, one error naming each failure is
+        raised after the others were renewed (`ServiceUnavailable` when every failure
+        was an unreachable provider, else the failures' common kind or `RefreshFailed`).
+        """
+        from credctl.oauth.refresh import refresh_expired
+
+        report = refresh_expired(self)
+        if report.failed:
+            raise report.error()
+        return report.refreshed
+
+    # -- interactive flows (seed: start_interactive_flow / complete_interactive_flow) --
+
+    def start_interactive_flow(
+        self,
+        credential_type: str,
+        input: Mapping[str, Any],
+        context: UserContext | None = None,
+    ) -> InteractiveFlow:
+        """Start an OAuth login; the returned flow says what the person must do.
+
+        `input` takes ``client_id`` and one of ``provider`` (google, github, microsoft,
+        gitlab), ``issuer`` (discovery) or ``auth_url``/``token_url``; optionally
+        ``name``, ``client_secret``, ``scopes``, ``description``, and ``flow``:
+        ``"browser"`` (the default; needs ``redirect_uri``) or ``"device"``.  The pending
+        flow is kept in the vault until it expires (`FlowExpired`).
+        """
+        from credctl.oauth.flows import start
+
+        return start(self, credential_type, input, context)
+
+    def complete_interactive_flow(
+        self, flow_id: FlowId, callback_data: CallbackData
+    ) -> CredentialId:
+        """Finish a login with what the provider sent back; the credential's id.
+
+        A browser flow checks `callback_data` (`state`, ``iss``) and exchanges the code
+        (PKCE); a device flow polls until the person approved (pass ``CallbackData()``).
+        `InvalidCallback` for a forged or mismatched callback (the flow stays pending),
+        `AccessDenied` when consent was refused, `FlowExpired` after the flow's expiry.
+        """
+        from credctl.oauth.flows import complete
+
+        return complete(self, flow_id, callback_data)
 
     # -- update and delete -----------------------------------------------------------
 
@@ -572,6 +696,27 @@ def _as_id(ref: Ref) -> int | None:
     if isinstance(ref, int):
         return ref
     return int(ref) if ref.isdecimal() and ref.isascii() else None
+
+
+def _fresh_enough(token: Token, min_valid: dt.timedelta | None) -> bool:
+    """A cached token may be served unless it is close to expiry (then the record decides)."""
+    if token.expires_at is None:
+        return True
+    from credctl.oauth.expiry import REFRESH_AHEAD
+
+    margin = max(dt.timedelta(seconds=REFRESH_AHEAD), min_valid or dt.timedelta(0))
+    return token.expires_at - utc_now() > margin
+
+
+def _expired_hint(record: Record) -> str:
+    if record.get("type") != "oauth2":
+        return "store a new access token with `credctl update NAME --data-file -`"
+    from credctl.oauth import expiry
+    from credctl.oauth.refresh import login_command
+
+    if expiry.grant(record) is not None:
+        return f"renew it with `credctl refresh {record['name']}`"
+    return f"log in again: {login_command(str(record['name']), record)}"
 
 
 def _from_unix(value: float | None) -> dt.datetime | None:

@@ -10,7 +10,7 @@ token with a stored one is no timing oracle.
 
 from __future__ import annotations
 
-import hmac
+from _operator import _compare_digest
 from typing import Final, NoReturn, final
 
 MASK: Final = "***"
@@ -53,7 +53,7 @@ class SecretValue:
             return NotImplemented
         # surrogatepass: a lone surrogate (possible from JSON) must not make == raise.
         mine = self._value.encode("utf-8", "surrogatepass")
-        return hmac.compare_digest(mine, other._value.encode("utf-8", "surrogatepass"))
+        return _compare_digest(mine, other._value.encode("utf-8", "surrogatepass"))
 
     def __hash__(self) -> int:
         return hash((SecretValue, self._value))

@@ -60,6 +60,12 @@ def vault_with_token(run_cli: RunCli, initialized_vault: Path) -> dict[str, str]
         ["get-token", "gh"],
         ["get-token", "1", "--format", "json"],
         ["get-token", "gh", "-f", "token"],
+        ["env", "gh"],
+        ["env", "gh", "--shell", "fish", "--prefix", "X_"],
+        ["env", "TOKEN=gh.token", "-s", "powershell"],
+        ["env", "--shell", "dotenv", "gh.token"],
+        ["env", "gh", "--shell=json"],
+        ["env", "gh", "--shell", "github"],
     ],
 )
 def test_get_token_imports_nothing_heavy(
@@ -154,3 +160,52 @@ def test_typer_reports_fast_command_usage_errors(run_cli: RunCli) -> None:
     assert result.returncode == 2
     assert "--format" in result.stderr
     assert result.stdout == ""
+
+
+def test_constant_time_compare_is_the_stdlib_one() -> None:
+    """The vault compares with `_operator._compare_digest`, hmac's own fallback."""
+    import _operator
+    import hmac
+
+    from credctl.vault import crypto
+
+    assert crypto._compare_digest is _operator._compare_digest
+    assert "_compare_digest" in Path(hmac.__file__).read_text()
+    assert crypto.checks_equal(b"same", b"same")
+    assert not crypto.checks_equal(b"same", b"diff")
+
+
+# -- env: the same parser agreement (its runner is credctl.cli.env_command:run_env) -----
+
+ENV_PARSE_CASES = [
+    ["env"],
+    ["env", "gh"],
+    ["env", "gh", "svc.password=PW", "--shell", "fish"],
+    ["env", "--shell=json", "gh", "PW=svc.password"],
+    ["env", "-s", "dotenv", "--prefix", "TF_VAR_", "gh"],
+    ["--vault", "/tmp/x.credctl", "env", "gh", "--shell", "github"],
+    ["env", "--", "-dash-name"],
+]
+
+
+@pytest.mark.parametrize("args", ENV_PARSE_CASES, ids=" ".join)
+def test_fast_parser_agrees_with_typer_on_env(
+    args: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from credctl.cli import env_command
+    from credctl.cli.app import app
+
+    fast = fastpath.parse(args)
+    assert fast is not None, "the fast parser should understand this command line"
+    seen: dict[str, Any] = {}
+    monkeypatch.setattr(env_command, "run_env", lambda _cli, values: seen.update(values) or 0)
+    app(args=args, prog_name="credctl", standalone_mode=False)
+    assert fast.values == seen
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["env", "gh", "--shell", "tcsh"], ["env", "gh", "--help"], ["env", "gh", "--prefix"]],
+)
+def test_fast_parser_leaves_bad_env_lines_to_typer(args: list[str]) -> None:
+    assert fastpath.parse(args) is None

@@ -44,9 +44,13 @@ class CliContext:
     def manager(self, unlocker: Unlocker | None = None) -> CredentialManager:
         """A `CredentialManager` on this vault with the standard unlock sources (or `unlocker`)."""
         from credctl.manager import CredentialManager
+        from credctl.model import CacheConfig, ManagerConfig
         from credctl.storage.vault_storage import VaultStorage
 
-        return CredentialManager(storage=VaultStorage(self.vault(), unlocker or self.unlocker()))
+        # One command is one process: a token cache could never hit, so none is built.
+        config = ManagerConfig(cache_config=CacheConfig(enabled=False))
+        storage = VaultStorage(self.vault(), unlocker or self.unlocker())
+        return CredentialManager(config, storage=storage)
 
     def unlocker(self, *, passphrase_only: bool = False) -> EnvironmentUnlocker:
         """The standard unlock sources, with a prompt only on a terminal."""

@@ -9,19 +9,14 @@ for scanning installed packages; a built-in name cannot be overridden.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterable
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Final
 
 from credctl.errors import UnsupportedType
-from credctl.types.api_key import ApiKeyType
 from credctl.types.base import CredentialType, FieldSpec
-from credctl.types.basic_auth import BasicAuthType
-from credctl.types.custom import CustomType
 from credctl.types.names import env_prefix, shown, validate_name
-from credctl.types.oauth2 import OAuth2Type
-from credctl.types.smtp import SmtpType
-from credctl.types.token import TokenType
 
 if TYPE_CHECKING:
     from importlib.metadata import EntryPoint
@@ -38,20 +33,27 @@ __all__ = [
 
 ENTRY_POINT_GROUP: Final = "credctl.types"
 
+# Name -> (module, class).  A type's module is imported only when that type is used,
+# so `get-token` on a token credential does not load the other five.
 _BUILTIN: Final = MappingProxyType(
     {
-        kind.name: kind
-        for kind in (
-            ApiKeyType(),
-            TokenType(),
-            BasicAuthType(),
-            OAuth2Type(),
-            SmtpType(),
-            CustomType(),
-        )
+        "api_key": ("credctl.types.api_key", "ApiKeyType"),
+        "token": ("credctl.types.token", "TokenType"),
+        "basic_auth": ("credctl.types.basic_auth", "BasicAuthType"),
+        "oauth2": ("credctl.types.oauth2", "OAuth2Type"),
+        "smtp": ("credctl.types.smtp", "SmtpType"),
+        "custom": ("credctl.types.custom", "CustomType"),
     }
 )
+_loaded: dict[str, CredentialType] = {}
 _plugins: dict[str, CredentialType] = {}
+
+
+def _builtin(name: str) -> CredentialType | None:
+    if name not in _loaded and name in _BUILTIN:
+        module, class_name = _BUILTIN[name]
+        _loaded[name] = getattr(importlib.import_module(module), class_name)()
+    return _loaded.get(name)
 
 
 def _entry_points() -> Iterable[EntryPoint]:
@@ -68,7 +70,7 @@ def type_names() -> list[str]:
 
 def get_type(name: str) -> CredentialType:
     """The type called `name`, or `UnsupportedType` naming the known types."""
-    found = _BUILTIN.get(name) or _plugins.get(name)
+    found = (_builtin(name) if isinstance(name, str) else None) or _plugins.get(name)
     if found is not None:
         return found
     for point in _entry_points():

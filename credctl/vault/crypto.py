@@ -8,13 +8,13 @@ oracle from the kind of failure; the vault layer decides what to tell the user.
 
 from __future__ import annotations
 
-import hmac
 import os
-from hashlib import sha256
+from _operator import _compare_digest
 from typing import NamedTuple
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hmac as crypto_hmac
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
@@ -111,12 +111,17 @@ def hkdf(key: bytes, salt: bytes, info: bytes) -> bytes:
 
 def key_check(kek: bytes) -> bytes:
     """A short value that tells a wrong key apart from a damaged wrapped key."""
-    return hmac.new(kek, b"credctl/v1/key-check", sha256).digest()[:CHECK_SIZE]
+    mac = crypto_hmac.HMAC(kek, hashes.SHA256())
+    mac.update(b"credctl/v1/key-check")
+    return mac.finalize()[:CHECK_SIZE]
 
 
 def checks_equal(a: bytes, b: bytes) -> bool:
     """Constant-time comparison."""
-    return hmac.compare_digest(a, b)
+    # `_operator._compare_digest` is the constant-time comparison `hmac.compare_digest`
+    # falls back to without OpenSSL; importing `hmac` itself would load OpenSSL's
+    # hashlib bindings (~2 ms) on the get-token path.
+    return _compare_digest(a, b)
 
 
 def seal(key: bytes, nonce: bytes, plaintext: bytes, aad: bytes) -> bytes:

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import enum
 import struct
-from hashlib import sha256
 from typing import NamedTuple
+
+from cryptography.hazmat.primitives import hashes
 
 from credctl.errors import UnsupportedFormatError, VaultCorruptError
 from credctl.vault.crypto import CHECK_SIZE, KEY_SIZE, NONCE_SIZE, SALT_SIZE, TAG_SIZE, KdfParams
@@ -116,7 +117,9 @@ class ParsedFile(NamedTuple):
 
 def checksum(data: bytes) -> bytes:
     """The trailing SHA-256 that detects accidental damage before any key work."""
-    return sha256(data).digest()
+    digest = hashes.Hash(hashes.SHA256())
+    digest.update(data)
+    return digest.finalize()
 
 
 def assemble(header_bytes: bytes, body_ciphertext: bytes) -> bytes:
