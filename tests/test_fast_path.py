@@ -209,3 +209,19 @@ def test_fast_parser_agrees_with_typer_on_env(
 )
 def test_fast_parser_leaves_bad_env_lines_to_typer(args: list[str]) -> None:
     assert fastpath.parse(args) is None
+
+
+@pytest.mark.parametrize("source", ["session", "key"])
+def test_create_imports_nothing_heavy(vault_with_token: dict[str, str], source: str) -> None:
+    variable = "CREDCTL_SESSION" if source == "session" else "CREDCTL_KEY"
+    env = {
+        "CREDCTL_VAULT": vault_with_token["vault"],
+        variable: vault_with_token[source],
+        "FAKE_NEW_TOKEN": "FAKE-created-on-the-fast-path",
+    }
+    modules, stdout = imported_modules(
+        ["create", "token", f"new-{source}", "--field", "token=env:FAKE_NEW_TOKEN"], env
+    )
+    assert stdout.strip().isdigit()
+    heavy = sorted(m for m in modules if m.split(".")[0] in FORBIDDEN or m in FORBIDDEN)
+    assert heavy == [], f"create imported {heavy}"

@@ -15,12 +15,10 @@ import typer
 
 from credctl.cli import output
 from credctl.cli.context import CliContext
-from credctl.cli.secret_input import InputContext, collect_data, parse_metadata
 from credctl.cli.tables import print_table, printable
-from credctl.errors import DuplicateCredential, NotFound
+from credctl.errors import NotFound
 from credctl.model import to_rfc3339
-from credctl.types import get_type, validate_name
-from credctl.types.names import shown
+from credctl.types import get_type
 
 if TYPE_CHECKING:
     from credctl.manager import CredentialManager
@@ -73,7 +71,6 @@ def register(app: typer.Typer) -> None:
     """Add the credential commands (and update, delete, import, export, metrics) to the app."""
     from credctl.cli import credential_edit, import_export, metrics_command
 
-    app.command("create", epilog=types_epilog())(create_command)
     app.command("list")(list_command)
     app.command("show")(show_command)
     credential_edit.register(app)
@@ -95,94 +92,6 @@ def types_epilog() -> str:
             )
         lines.append(f"  {name}: {described}")
     return "\n".join(lines)
-
-
-def create_command(
-    ctx: typer.Context,
-    credential_type: Annotated[
-        str,
-        typer.Argument(metavar="TYPE", help="api_key, token, basic_auth, oauth2, smtp or custom."),
-    ],
-    name: Annotated[
-        str,
-        typer.Argument(
-            metavar="NAME", help="1–128 of A-Za-z0-9_- starting with a letter or digit; no dots."
-        ),
-    ],
-    field: FieldOption = None,
-    data_file: DataFileOption = None,
-    description: Annotated[
-        str, typer.Option("--description", "-d", help="What the credential is for.")
-    ] = "",
-    tag: TagOption = None,
-    meta: MetaOption = None,
-    idempotency_key: Annotated[
-        str | None,
-        typer.Option(
-            "--idempotency-key",
-            metavar="KEY",
-            help="Repeating a create with the same key and body prints the same id; "
-            "another body exits 8.",
-            show_default=False,
-        ),
-    ] = None,
-) -> None:
-    """Store a new credential and print its id alone on stdout.
-
-    Secret fields never come from the command line itself: a literal such as
-    --field token=abc is refused (exit 9).  Give them as --field KEY=@FILE (one
-    trailing newline is dropped), --field KEY=@- (stdin), --field KEY=env:VAR,
-    in --data-file FILE|- (a JSON object), or leave them out to be asked at a
-    hidden prompt (only on a terminal; without one a missing secret is exit 9).
-    Non-secret fields take literals; to store a literal that starts with @,
-    env: or a backslash, write one backslash before it (--field 'from_name=\\@team').
-
-    Examples:
-
-      credctl create token github --field token=@~/.secrets/gh.txt
-
-      pass show github | credctl create token github --field token=@-
-
-      credctl create basic_auth ci --field username=bot --field password=env:PW
-
-      credctl create api_key sendgrid --data-file sendgrid.json --tag mail
-
-      ID=$(credctl create token ci --field token=@t.txt --idempotency-key run-42)
-
-    Exit codes: 8 the name exists (or the idempotency key was used with another
-    body), 9 invalid type, name or field.
-    """
-    cli: CliContext = ctx.obj
-    kind = get_type(credential_type)
-    validate_name(name)
-    metadata = parse_metadata(meta or [])
-    manager = cli.manager()
-    # Unlock and check the name before asking for any secret: nobody should type a
-    # secret only to learn that the vault is locked or the name taken.
-    if _exists(manager, name) and idempotency_key is None:
-        raise DuplicateCredential(
-            f"a credential named {shown(name)} already exists",
-            hint="choose another name, or `credctl update` the existing one",
-        )
-    data = collect_data(
-        kind,
-        field or [],
-        data_file,
-        credential_name=name,
-        io=InputContext.from_process(cli.stdin_is_tty),
-    )
-    credential_id = manager.create_credential_idempotent(
-        kind.name,
-        data,
-        None,
-        idempotency_key,
-        name=name,
-        description=description,
-        tags=tag or (),
-        metadata=metadata,
-    )
-    output.data(str(credential_id))
-    output.info(f"created {kind.name} {shown(name)} (id {credential_id})", quiet=cli.quiet)
 
 
 def _exists(manager: CredentialManager, ref: str) -> bool:

@@ -37,9 +37,8 @@ import os
 import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, Final, Literal
+from typing import Any, BinaryIO, Final, Literal, NamedTuple
 
 from credctl.errors import InvalidInput, UsageError
 from credctl.types import CredentialType
@@ -69,14 +68,23 @@ def safe_forms(field_name: str, *, missing: bool = False) -> str:
     )
 
 
-@dataclass
 class InputContext:
-    """Where values come from: environment, stdin and (on a terminal) a hidden prompt."""
+    """Where values come from: environment, stdin and (on a terminal) a hidden prompt.
 
-    env: Mapping[str, str] = field(default_factory=lambda: os.environ)
-    stdin: BinaryIO | None = None
-    stdin_is_tty: bool = False
-    prompt: Prompt | None = None
+    A plain class, not a dataclass: `create` runs on the startup-bound path.
+    """
+
+    def __init__(
+        self,
+        env: Mapping[str, str] | None = None,
+        stdin: BinaryIO | None = None,
+        stdin_is_tty: bool = False,
+        prompt: Prompt | None = None,
+    ) -> None:
+        self.env: Mapping[str, str] = os.environ if env is None else env
+        self.stdin = stdin
+        self.stdin_is_tty = stdin_is_tty
+        self.prompt = prompt
 
     @classmethod
     def from_process(cls, stdin_is_tty: bool) -> InputContext:
@@ -95,12 +103,14 @@ class InputContext:
         return _decode(_bounded_read(self.stdin, limit, what), what)
 
 
-@dataclass(frozen=True)
-class FieldArgument:
+class FieldArgument(NamedTuple):
     """One ``--field KEY=VALUE`` argument, split but not yet resolved."""
 
     key: str
-    raw: str = field(repr=False)
+    raw: str
+
+    def __repr__(self) -> str:  # the raw text may be a refused literal secret
+        return f"FieldArgument(key={self.key!r})"
 
     @property
     def source(self) -> Literal["file", "stdin", "env", "literal"]:

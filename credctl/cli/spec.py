@@ -53,6 +53,8 @@ class CommandSpec(NamedTuple):
     runner: str  # "module:function", called as function(cli_context, values)
     arguments: tuple[ArgumentSpec, ...] = ()
     options: tuple[OptionSpec, ...] = ()
+    #: "module:function" returning extra help text; called only when Typer builds help.
+    epilog_factory: str = ""
 
 
 GLOBAL_OPTIONS = (
@@ -187,4 +189,75 @@ EXEC = CommandSpec(
     ),
 )
 
-FAST_COMMANDS: dict[str, CommandSpec] = {c.name: c for c in (GET_TOKEN, ENV, EXEC)}
+CREATE = CommandSpec(
+    name="create",
+    summary="Store a new credential and print its id alone on stdout.",
+    help=(
+        "Store a new credential and print its id alone on stdout.\n\n"
+        "Secret fields never come from the command line itself: a literal such as "
+        "--field token=abc is refused (exit 9).  Give them as --field KEY=@FILE (one "
+        "trailing newline is dropped), --field KEY=@- (stdin), --field KEY=env:VAR, "
+        "in --data-file FILE|- (a JSON object), or leave them out to be asked at a "
+        "hidden prompt (only on a terminal; without one a missing secret is exit 9).  "
+        "Non-secret fields take literals; to store a literal that starts with @, "
+        "env: or a backslash, write one backslash before it (--field 'from_name=\\@team')."
+        "\n\nExamples:\n\n"
+        "  credctl create token github --field token=@~/.secrets/gh.txt\n\n"
+        "  pass show github | credctl create token github --field token=@-\n\n"
+        "  credctl create basic_auth ci --field username=bot --field password=env:PW\n\n"
+        "  credctl create api_key sendgrid --data-file sendgrid.json --tag mail\n\n"
+        "  ID=$(credctl create token ci --field token=@t.txt --idempotency-key run-42)\n\n"
+        "Exit codes: 8 the name exists (or the idempotency key was used with another "
+        "body), 9 invalid type, name or field."
+    ),
+    runner="credctl.cli.create_command:run_create",
+    arguments=(
+        ArgumentSpec(
+            "credential_type", "TYPE", "api_key, token, basic_auth, oauth2, smtp or custom."
+        ),
+        ArgumentSpec(
+            "name", "NAME", "1–128 of A-Za-z0-9_- starting with a letter or digit; no dots."
+        ),
+    ),
+    options=(
+        OptionSpec(
+            "field",
+            ("--field", "-f"),
+            "A field of the data. Secret fields only as KEY=@FILE, KEY=@- (stdin) or "
+            "KEY=env:VAR; leave one out to be asked at a hidden prompt.",
+            metavar="KEY=VALUE",
+            multiple=True,
+        ),
+        OptionSpec(
+            "data_file",
+            ("--data-file",),
+            "The data as one JSON object, from FILE or stdin (-).",
+            metavar="FILE|-",
+        ),
+        OptionSpec(
+            "description",
+            ("--description", "-d"),
+            "What the credential is for.",
+            metavar="TEXT",
+            default="",
+        ),
+        OptionSpec("tag", ("--tag", "-t"), "A tag (repeatable).", metavar="TAG", multiple=True),
+        OptionSpec(
+            "meta",
+            ("--meta",),
+            "A metadata entry, stored as a string (repeatable). Never secret.",
+            metavar="KEY=VALUE",
+            multiple=True,
+        ),
+        OptionSpec(
+            "idempotency_key",
+            ("--idempotency-key",),
+            "Repeating a create with the same key and body prints the same id; "
+            "another body exits 8.",
+            metavar="KEY",
+        ),
+    ),
+    epilog_factory="credctl.cli.credential_commands:types_epilog",
+)
+
+FAST_COMMANDS: dict[str, CommandSpec] = {c.name: c for c in (GET_TOKEN, ENV, EXEC, CREATE)}

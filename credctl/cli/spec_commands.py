@@ -116,5 +116,13 @@ def build_command(spec: CommandSpec) -> Callable[..., Any]:
 
 def register(app: typer.Typer, specs: Sequence[CommandSpec]) -> None:
     """Add every spec'd command to `app`."""
+    import importlib
+
     for spec in specs:
-        app.command(spec.name, help=spec.help, short_help=spec.summary)(build_command(spec))
+        epilog = None
+        if spec.epilog_factory:
+            module, function = spec.epilog_factory.split(":")
+            epilog = getattr(importlib.import_module(module), function)()
+        app.command(spec.name, help=spec.help, short_help=spec.summary, epilog=epilog)(
+            build_command(spec)
+        )

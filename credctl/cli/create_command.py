@@ -1,0 +1,57 @@
+"""`credctl create`: store a credential, print its id.  Runs on the fast path (no Typer)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from credctl.cli import output
+from credctl.cli.context import CliContext
+from credctl.cli.secret_input import InputContext, collect_data, parse_metadata
+from credctl.errors import DuplicateCredential, NotFound
+from credctl.types import get_type, validate_name
+from credctl.types.names import shown
+
+
+def run_create(cli: CliContext, values: dict[str, Any]) -> int:
+    """Validate, collect the secret fields safely, store, and print the new id."""
+    kind = get_type(values["credential_type"])
+    name: str = values["name"]
+    validate_name(name)
+    metadata = parse_metadata(values.get("meta") or [])
+    idempotency_key: str | None = values.get("idempotency_key")
+    manager = cli.manager()
+    # Unlock and check the name before asking for any secret: nobody should type a
+    # secret only to learn that the vault is locked or the name taken.
+    if idempotency_key is None and _exists(manager, name):
+        raise DuplicateCredential(
+            f"a credential named {shown(name)} already exists",
+            hint="choose another name, or `credctl update` the existing one",
+        )
+    data = collect_data(
+        kind,
+        values.get("field") or [],
+        values.get("data_file"),
+        credential_name=name,
+        io=InputContext.from_process(cli.stdin_is_tty),
+    )
+    credential_id = manager.create_credential_idempotent(
+        kind.name,
+        data,
+        None,
+        idempotency_key,
+        name=name,
+        description=values.get("description") or "",
+        tags=values.get("tag") or (),
+        metadata=metadata,
+    )
+    output.data(str(credential_id))
+    output.info(f"created {kind.name} {shown(name)} (id {credential_id})", quiet=cli.quiet)
+    return 0
+
+
+def _exists(manager: Any, ref: str) -> bool:
+    try:
+        manager.get_credential(ref)
+    except NotFound:
+        return False
+    return True
