@@ -723,7 +723,7 @@ def _set(prepared: Prepared, region: str, value: bytes, *, fix: bool = True) -> 
 def _header_variant(prepared: Prepared, **changes: Any) -> bytes:
     """A canonical header with different fields, over A's body, checksum recomputed."""
     parsed = parse_file(prepared.data)
-    fields = {**parsed.header.__dict__, **changes}
+    fields = {**parsed.header._asdict(), **changes}
     return assemble(Header(**fields).encode(), parsed.body_ciphertext)
 
 

@@ -114,6 +114,11 @@ def seal_vault(
 
 def decrypt_body(parsed: ParsedFile, data_key: bytes) -> Body:
     """Authenticate and split the body of a parsed file."""
+    return Body.decode(_decrypt_plaintext(parsed, data_key))
+
+
+def _decrypt_plaintext(parsed: ParsedFile, data_key: bytes) -> bytes:
+    """The authenticated body plaintext of a parsed file."""
     header = parsed.header
     expected = keys.data_key_check(data_key, header.vault_id)
     if not crypto.checks_equal(expected, header.data_key_check):
@@ -132,7 +137,7 @@ def decrypt_body(parsed: ParsedFile, data_key: bytes) -> Body:
         raise VaultCorruptError(
             "the vault's contents failed authentication: the file is damaged or was tampered with"
         ) from None
-    return Body.decode(plaintext)
+    return plaintext
 
 
 class Vault:
@@ -210,12 +215,15 @@ class Vault:
         if not opened.slots:
             raise InvalidInput("a vault must keep at least one key slot")
         generation = (previous_generation or 0) + 1
-        data = seal_vault(
-            opened.vault_id, generation, opened.slots, opened.data_key, opened.body.encode()
-        )
+        plaintext = opened.body.encode()
+        data = seal_vault(opened.vault_id, generation, opened.slots, opened.data_key, plaintext)
 
         def verify(written: bytes) -> None:
-            decrypt_body(parse_file(written), opened.data_key).names()
+            # Decrypting what reached the disk and finding exactly the body we sealed
+            # proves the file whole; Body.decode also re-checks its framing.
+            parsed = parse_file(written)
+            if _decrypt_plaintext(parsed, opened.data_key) != plaintext:
+                raise VaultCorruptError("the vault written to disk does not read back")
 
         self.file.commit(
             data,
