@@ -66,6 +66,9 @@ def vault_with_token(run_cli: RunCli, initialized_vault: Path) -> dict[str, str]
         ["env", "--shell", "dotenv", "gh.token"],
         ["env", "gh", "--shell=json"],
         ["env", "gh", "--shell", "github"],
+        ["exec", "gh", "--", "sh", "-c", "echo $GH_TOKEN"],
+        ["exec", "--pristine", "--env", "T=gh.token", "--", "sh", "-c", "echo $T"],
+        ["exec", "--mask", "--", "sh", "-c", "echo FAKE-fast-path-token"],
     ],
 )
 def test_get_token_imports_nothing_heavy(
