@@ -1,0 +1,155 @@
+"""The README's "Using credctl in CI" examples, run as the CI systems would run them.
+
+Each ``run:`` step (GitHub Actions) or ``script:`` list (GitLab CI) is executed by
+bash with errexit, in a folder holding the encrypted vault at ``ci/vault.credctl``
+and the CI key in ``CREDCTL_KEY``.  `curl` and `terraform` are small stand-ins on
+PATH that check they received the credentials; install steps are skipped because
+the console script under test is already installed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.conftest import CHEAP_KDF, PASSPHRASE, RunCli
+
+README = Path(__file__).parent.parent / "README.md"
+GH_TOKEN = "FAKE-ci-github-token"
+BOT_TOKEN = "FAKE-ci-deploy-bot-token"
+AWS_ID = "FAKE-ci-aws-key-id"
+AWS_SECRET = "FAKE-ci-aws-secret"
+
+CURL = f"""#!/bin/sh
+# Stand-in for curl: succeed only when the GitHub token arrived as a header.
+for arg in "$@"; do
+  if [ "$arg" = "Authorization: Bearer {GH_TOKEN}" ]; then echo curl-ok >> "$CALLS"; exit 0; fi
+done
+echo "curl stand-in: no bearer header" >&2
+exit 22
+"""
+TERRAFORM = f"""#!/bin/sh
+# Stand-in for terraform: the AWS credentials must be in the environment.
+[ "$AWS_ACCESS_KEY_ID" = "{AWS_ID}" ] || {{ echo "no AWS key id" >&2; exit 1; }}
+[ "$AWS_SECRET_ACCESS_KEY" = "{AWS_SECRET}" ] || {{ echo "no AWS secret" >&2; exit 1; }}
+echo terraform-ok >> "$CALLS"
+echo "Plan: 0 to add (signed with $AWS_SECRET_ACCESS_KEY)"
+"""
+
+
+def ci_examples() -> dict[str, dict[str, Any]]:
+    """The YAML blocks of the README's CI section, by CI system."""
+    text = README.read_text()
+    section = text[text.index("### Using credctl in CI") :]
+    section = section[: section.find("\n## ")] if "\n## " in section else section
+    blocks = re.findall(r"```yaml\n(.*?)```", section, re.S)
+    found: dict[str, dict[str, Any]] = {}
+    for block in blocks:
+        document = yaml.safe_load(block)
+        found["github" if "jobs" in document else "gitlab"] = document
+    assert set(found) == {"github", "gitlab"}, "the README must keep both examples"
+    return found
+
+
+@pytest.fixture
+def ci_workspace(run_cli: RunCli, tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    """A checkout with ci/vault.credctl, a CI key, and the stand-in programs on PATH."""
+    workspace = tmp_path / "checkout"
+    vault = workspace / "ci" / "vault.credctl"
+    env = {"CREDCTL_PASSPHRASE": PASSPHRASE}
+    assert run_cli("init", *CHEAP_KDF, env=env, vault=vault).returncode == 0
+    secrets = tmp_path / "secrets"
+    secrets.mkdir()
+    for name, value in (("gh", GH_TOKEN), ("bot", BOT_TOKEN)):
+        (secrets / name).write_text(value)
+    (secrets / "aws.json").write_text(
+        f'{{"access_key_id": "{AWS_ID}", "secret_access_key": "{AWS_SECRET}"}}'
+    )
+    for args in (
+        ["create", "token", "github", "--field", f"token=@{secrets / 'gh'}"],
+        ["create", "token", "deploy_bot", "--field", f"token=@{secrets / 'bot'}"],
+        ["create", "custom", "aws_prod", "--data-file", str(secrets / "aws.json")],
+    ):
+        done = run_cli(*args, env=env, vault=vault)
+        assert done.returncode == 0, done.stderr
+    key = run_cli("key", "add-ci", "--label", "ci", env=env, vault=vault).stdout.strip()
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name, script in (("curl", CURL), ("terraform", TERRAFORM)):
+        (bin_dir / name).write_text(script)
+        (bin_dir / name).chmod(stat.S_IRWXU)
+    base = {k: v for k, v in os.environ.items() if not k.startswith("CREDCTL_")}
+    base.update(
+        PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+        CALLS=str(tmp_path / "calls"),
+        CREDCTL_KEY=key,
+    )
+    return workspace, base
+
+
+def bash(script: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["bash", "-e", "-o", "pipefail", "-c", script],
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+
+
+def parse_github_env(path: Path) -> dict[str, str]:
+    """$GITHUB_ENV as the runner reads it: NAME=value lines and NAME<<DELIM blocks."""
+    values: dict[str, str] = {}
+    lines = path.read_text().split("\n") if path.exists() else []
+    index = 0
+    while index < len(lines):
+        line = lines[index]
+        if "<<" in line and ("=" not in line or line.index("<<") < line.index("=")):
+            name, delimiter = line.split("<<", 1)
+            end = lines.index(delimiter, index + 1)
+            values[name] = "\n".join(lines[index + 1 : end])
+            index = end + 1
+            continue
+        if "=" in line:
+            name, value = line.split("=", 1)
+            values[name] = value
+        index += 1
+    return values
+
+
+def test_github_actions_example(ci_workspace: tuple[Path, dict[str, str]]) -> None:
+    workspace, base = ci_workspace
+    job = ci_examples()["github"]["jobs"]["deploy"]
+    env = dict(base)
+    for name, value in job["env"].items():
+        env[name] = base["CREDCTL_KEY"] if "secrets.CREDCTL_KEY" in str(value) else str(value)
+    github_env = workspace.parent / "github_env"
+    ran = 0
+    for step in job["steps"]:
+        if "run" not in step or "pip install" in step["run"]:
+            continue
+        done = bash(step["run"], workspace, {**env, "GITHUB_ENV": str(github_env)})
+        assert done.returncode == 0, (step.get("name"), done.stdout, done.stderr)
+        for secret in (GH_TOKEN, BOT_TOKEN, AWS_ID, AWS_SECRET):
+            assert secret not in done.stdout + done.stderr
+        env.update(parse_github_env(github_env))
+        ran += 1
+    assert ran == 2
+    assert Path(base["CALLS"]).read_text().split() == ["curl-ok", "terraform-ok"]
+    assert env["DEPLOY_BOT_TOKEN"] == BOT_TOKEN
+
+
+def test_gitlab_ci_example(ci_workspace: tuple[Path, dict[str, str]]) -> None:
+    workspace, base = ci_workspace
+    job = ci_examples()["gitlab"]["deploy"]
+    env = {**base, **{k: str(v) for k, v in job["variables"].items()}}
+    assert all("pip install" in line for line in job["before_script"])
+    done = bash("\n".join(job["script"]), workspace, env)
+    assert done.returncode == 0, (done.stdout, done.stderr)
+    assert Path(base["CALLS"]).read_text().split() == ["terraform-ok"]
+    for secret in (GH_TOKEN, BOT_TOKEN, AWS_ID):
+        assert secret not in done.stdout + done.stderr
