@@ -31,6 +31,7 @@ from credctl.errors import CredentialError
 from credctl.manager import CredentialManager, CredentialManagerBuilder, Ref
 from credctl.model import (
     CacheConfig,
+    CallbackData,
     Credential,
     CredentialContext,
     CredentialId,
@@ -38,7 +39,9 @@ from credctl.model import (
     CredentialMetrics,
     CredentialUpdate,
     EncryptionConfig,
+    FlowId,
     HealthStatus,
+    InteractiveFlow,
     ManagerConfig,
     Metrics,
     StorageBackend,
@@ -200,17 +203,61 @@ class AsyncCredentialManager:
             self._manager.list_credentials, credential_type=credential_type, tag=tag
         )
 
-    async def get_token(self, ref: Ref) -> Token:
-        """The credential's token (a `SecretValue`), from the cache when fresh."""
-        return await self._run(self._manager.get_token, ref)
+    async def get_token(
+        self, ref: Ref, *, min_valid: dt.timedelta | None = None, refresh: bool = True
+    ) -> Token:
+        """The credential's token (a `SecretValue`), renewed first when it expires soon."""
+        return await self._run(self._manager.get_token, ref, min_valid=min_valid, refresh=refresh)
 
-    async def get_token_with_context(self, ref: Ref, context: CredentialContext | None) -> Token:
+    async def get_token_with_context(
+        self,
+        ref: Ref,
+        context: CredentialContext | None,
+        *,
+        min_valid: dt.timedelta | None = None,
+        refresh: bool = True,
+    ) -> Token:
         """`get_token`, checking that `context.user_id` owns the credential."""
-        return await self._run(self._manager.get_token_with_context, ref, context)
+        return await self._run(
+            self._manager.get_token_with_context, ref, context,
+            min_valid=min_valid, refresh=refresh,
+        )  # fmt: skip
 
     async def get_field(self, ref: Ref, field: str) -> SecretValue:
         """One field of a credential's data as text."""
         return await self._run(self._manager.get_field, ref, field)
+
+    # -- lifecycle and interactive flows ---------------------------------------------
+
+    async def refresh_credential(self, ref: Ref) -> Token:
+        """Renew an oauth2 credential's access token now (under the vault lock)."""
+        return await self._run(self._manager.refresh_credential, ref)
+
+    async def refresh_all_expired(self) -> list[CredentialId]:
+        """Renew every oauth2 credential that is expired or about to be; their ids."""
+        return await self._run(self._manager.refresh_all_expired)
+
+    async def start_interactive_flow(
+        self,
+        credential_type: str,
+        input: Mapping[str, Any],
+        context: UserContext | None = None,
+    ) -> InteractiveFlow:
+        """Start an OAuth login; the flow says what the person must do."""
+        return await self._run(
+            self._manager.start_interactive_flow, credential_type, input, context
+        )
+
+    async def complete_interactive_flow(
+        self, flow_id: FlowId, callback_data: CallbackData
+    ) -> CredentialId:
+        """Finish a login; the credential's id.
+
+        A device flow polls in the worker thread until the person approves, and this
+        manager's other calls wait meanwhile (one call at a time): poll on an
+        `AsyncCredentialManager` of its own if the program must go on serving tokens.
+        """
+        return await self._run(self._manager.complete_interactive_flow, flow_id, callback_data)
 
     # -- update and delete -----------------------------------------------------------
 

@@ -99,6 +99,7 @@ PARSE_CASES = [
     ["get-token", "--field=password", "gh"],
     ["get-token", "gh", "--format", "header"],
     ["get-token", "gh", "--format=json", "--min-valid", "5m"],
+    ["get-token", "gh", "--no-refresh", "--min-valid=1m"],
     ["--vault", "/tmp/x.credctl", "get-token", "gh"],
     ["-q", "--no-color", "get-token", "gh"],
     ["get-token", "--", "-dash-name"],
@@ -228,3 +229,40 @@ def test_create_imports_nothing_heavy(vault_with_token: dict[str, str], source: 
     assert stdout.strip().isdigit()
     heavy = sorted(m for m in modules if m.split(".")[0] in FORBIDDEN or m in FORBIDDEN)
     assert heavy == [], f"create imported {heavy}"
+
+
+# -- oauth2: a valid token stays on the fast path; only a refresh loads authlib/httpx ------
+
+
+def test_get_token_of_a_valid_oauth2_token_imports_nothing_heavy(
+    vault_with_token: dict[str, str],
+) -> None:
+    import datetime as dt
+
+    from credctl.manager import CredentialManager
+    from credctl.model import StorageBackend
+
+    expiry = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
+    data = {
+        "access_token": "FAKE-oauth-access-token",
+        "refresh_token": "FAKE-oauth-refresh-token",
+        "token_expiry": expiry.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "token_url": "https://login.example.com/token",
+        "client_id": "credctl",
+    }
+    os.environ["CREDCTL_PASSPHRASE"] = PASSPHRASE
+    try:
+        backend = StorageBackend.file(vault_with_token["vault"])
+        manager = CredentialManager.builder().storage_backend(backend).build()
+        manager.create_credential("oauth2", data, name="corp")
+    finally:
+        del os.environ["CREDCTL_PASSPHRASE"]
+    session = vault_with_token["session"]
+    env = {"CREDCTL_VAULT": vault_with_token["vault"], "CREDCTL_SESSION": session}
+    for args in (["get-token", "corp"], ["get-token", "corp", "--format", "header"],
+                 ["get-token", "corp", "--min-valid", "5m"]):  # fmt: skip
+        modules, stdout = imported_modules(args, env)
+        assert "FAKE-oauth-access-token" in stdout
+        heavy = sorted(m for m in modules if m.split(".")[0] in FORBIDDEN or m in FORBIDDEN)
+        assert heavy == [], f"get-token of a valid oauth2 token imported {heavy}"
+        assert "credctl.oauth.refresh" not in modules

@@ -79,6 +79,7 @@ def _register() -> None:
         credential_commands,
         doctor,
         key_commands,
+        oauth_commands,
         render_command,
         spec_commands,
         vault_commands,
@@ -88,6 +89,7 @@ def _register() -> None:
     credential_commands.register(app)
     spec_commands.register(app, list(FAST_COMMANDS.values()))
     key_commands.register(app)
+    oauth_commands.register(app)
     doctor.register(app)
     render_command.register(app)
 

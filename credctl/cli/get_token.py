@@ -20,9 +20,10 @@ def run_get_token(cli: CliContext, values: dict[str, Any]) -> int:
             raise InvalidInput("--field prints a raw value; it cannot be combined with --format")
         _write(manager.get_field(ref, values["field"]).expose())
         return 0
-    token = manager.get_token(ref)
-    if values.get("min_valid"):
-        _check_min_valid(token.expires_at, values["min_valid"], ref)
+    min_valid = _min_valid(values.get("min_valid"))
+    token = manager.get_token(ref, min_valid=min_valid, refresh=not values.get("no_refresh"))
+    if min_valid is not None:
+        _check_min_valid(token.expires_at, min_valid, values["min_valid"], ref)
     if output_format == "header":
         if token.header is None:
             raise InvalidInput(
@@ -37,14 +38,21 @@ def run_get_token(cli: CliContext, values: dict[str, Any]) -> int:
     return 0
 
 
-def _check_min_valid(expires_at: Any, text: str, ref: str) -> None:
+def _min_valid(text: str | None) -> Any:
+    """``--min-valid`` as a timedelta (None when not given)."""
+    if not text:
+        return None
     import datetime as dt
 
     from credctl.durations import parse_duration
+
+    return dt.timedelta(seconds=parse_duration(text, option="--min-valid"))
+
+
+def _check_min_valid(expires_at: Any, min_valid: Any, text: str, ref: str) -> None:
     from credctl.model import to_rfc3339, utc_now
 
-    seconds = parse_duration(text, option="--min-valid")
-    if expires_at is not None and expires_at - utc_now() < dt.timedelta(seconds=seconds):
+    if expires_at is not None and expires_at - utc_now() < min_valid:
         raise Expired(
             f"the token of {ref!r} expires at {to_rfc3339(expires_at)}, sooner than {text}"
         )

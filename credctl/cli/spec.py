@@ -103,8 +103,14 @@ GET_TOKEN = CommandSpec(
         OptionSpec(
             "min_valid",
             ("--min-valid",),
-            "Fail (exit 7) unless the token stays valid this long, e.g. 5m.",
+            "Renew an OAuth token that expires sooner than this (e.g. 5m); fail (exit 7) "
+            "if it still would.",
             metavar="DURATION",
+        ),
+        OptionSpec(
+            "no_refresh",
+            ("--no-refresh",),
+            "Never renew an OAuth token; print the stored one while it is valid (else exit 7).",
         ),
     ),
 )
