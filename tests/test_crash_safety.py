@@ -50,8 +50,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from credctl.vault import EnvironmentUnlocker, KdfParams, OpenVault, Vault, crypto, keys
-from credctl.vault.format import SlotType, parse_file
+from credctl.vault import EnvironmentUnlocker, KdfParams, OpenVault, Vault
+from credctl.vault.format import parse_file
 from credctl.vault.health import Level, examine
 from credctl.vault.store import decrypt_body
 
@@ -206,18 +206,9 @@ def create_vault_with_ci_key(path: Path) -> str:
     """A cheap-KDF vault with counter 0 and one CI key slot; returns CREDCTL_KEY."""
     vault = Vault(path)
     vault.create(PASSPHRASE.encode(), CHEAP_KDF, meta={"counter": 0})
-    secret = crypto.random_bytes(crypto.KEY_SIZE)
-    # Built exactly as `credctl key add-ci` builds it (credctl/cli/key_commands.py).
+    # The same slot `credctl key add-ci` adds.
     with vault.edit(EnvironmentUnlocker(env={"CREDCTL_PASSPHRASE": PASSPHRASE})) as txn:
-        slot_id = txn.next_slot_id()
-        salt = crypto.random_bytes(crypto.SALT_SIZE)
-        kek = keys.ci_kek(secret, salt)
-        txn.slots.append(
-            keys.make_slot(
-                txn.vault_id, slot_id, SlotType.CI_KEY, kek, salt, txn.data_key, label="writers"
-            )
-        )
-    return keys.CiKey(slot_id, secret).encode()
+        return txn.add_ci_key("writers").encode()
 
 
 def check_backups(vault: Vault, opened: OpenVault, *, pruned: bool) -> None:

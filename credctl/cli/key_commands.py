@@ -10,7 +10,6 @@ import typer
 from credctl.cli import output
 from credctl.cli.context import CliContext
 from credctl.errors import InvalidInput, NotFound
-from credctl.vault import crypto, keys
 from credctl.vault.format import MAX_LABEL_BYTES, SlotType
 
 key_app = typer.Typer(help="Key slots: the passphrase and CI keys that open the vault.",
@@ -44,19 +43,11 @@ def add_ci_command(
     cli: CliContext = ctx.obj
     if len(label.encode()) > MAX_LABEL_BYTES:
         raise InvalidInput(f"the label is longer than {MAX_LABEL_BYTES} bytes")
-    vault = cli.vault()
-    secret = crypto.random_bytes(crypto.KEY_SIZE)
-    with vault.edit(cli.unlocker()) as txn:
-        slot_id = txn.next_slot_id()
-        salt = crypto.random_bytes(crypto.SALT_SIZE)
-        kek = keys.ci_kek(secret, salt)
-        slot = keys.make_slot(
-            txn.vault_id, slot_id, SlotType.CI_KEY, kek, salt, txn.data_key, label=label
-        )
-        txn.slots.append(slot)
-    output.data(keys.CiKey(slot_id, secret).encode())
+    with cli.vault().edit(cli.unlocker()) as txn:
+        key = txn.add_ci_key(label)
+    output.data(key.encode())
     output.info(
-        f"added CI key {slot_id}; it is shown only now — store it as CREDCTL_KEY",
+        f"added CI key {key.slot_id}; it is shown only now — store it as CREDCTL_KEY",
         quiet=cli.quiet,
     )
 

@@ -64,6 +64,19 @@ class OpenVault:
     def __repr__(self) -> str:  # never the data key
         return f"OpenVault(generation={self.generation}, source={self.source!r})"
 
+    def add_ci_key(self, label: str = "") -> keys.CiKey:
+        """Add a CI-key slot wrapping the data key; the key is returned, never stored."""
+        secret = crypto.random_bytes(crypto.KEY_SIZE)
+        salt = crypto.random_bytes(crypto.SALT_SIZE)
+        slot_id = self.next_slot_id()
+        kek = keys.ci_kek(secret, salt)
+        self.slots.append(
+            keys.make_slot(
+                self.vault_id, slot_id, SlotType.CI_KEY, kek, salt, self.data_key, label=label
+            )
+        )
+        return keys.CiKey(slot_id, secret)
+
     def next_slot_id(self) -> int:
         """Slot ids are never reused within a vault."""
         stored = self.body.meta.get("last_slot_id", 0)
