@@ -351,7 +351,7 @@ class CredentialManager:
         record = self._find(self.storage.snapshot(), ref)
         if record.get("type") == "oauth2" and field == "access_token":
             record = self._renewed(record, None, True)
-        kind, data = _load(record)
+        kind, data = load_record(record)
         value = SecretValue(kind.field_value(data, field))
         self._record(int(record["id"]), "get_field")
         return value
@@ -376,15 +376,8 @@ class CredentialManager:
             raise
 
     def _make_token(self, record: Record) -> Token:
-        kind, data = _load(record)
-        expires_at = None
-        if data.get("token_expiry"):
-            expires_at = from_rfc3339(str(data["token_expiry"]))
-            if expires_at <= utc_now():
-                raise Expired(
-                    f"the access token of {record['name']!r} expired at {to_rfc3339(expires_at)}",
-                    hint=_expired_hint(record),
-                )
+        kind, data = load_record(record)
+        expires_at = _unexpired_until(record, data)
         header = kind.header(data)
         return Token(
             value=SecretValue(kind.token(data)),
@@ -589,17 +582,7 @@ class CredentialManager:
     # -- internals -----------------------------------------------------------------
 
     def _find(self, snapshot: StorageSnapshot, ref: Ref) -> Record:
-        credential_id = _as_id(ref)
-        if credential_id is not None:
-            record = snapshot.get_by_id(credential_id)
-        else:
-            record = snapshot.get_by_name(str(ref))
-        if record is None:
-            raise NotFound(
-                f"no credential {'with id ' if credential_id is not None else ''}{str(ref)!r}",
-                hint="see `credctl list`",
-            )
-        return record
+        return find_record(snapshot, ref)
 
     def _resolve_id(self, ref: Ref) -> int:
         credential_id = _as_id(ref)
@@ -708,6 +691,45 @@ def _fresh_enough(token: Token, min_valid: dt.timedelta | None) -> bool:
     return token.expires_at - utc_now() > margin
 
 
+def find_record(snapshot: StorageSnapshot, ref: Ref) -> Record:
+    """The record `ref` names in `snapshot` (a decimal string is an id), or `NotFound`."""
+    credential_id = _as_id(ref)
+    if credential_id is not None:
+        record = snapshot.get_by_id(credential_id)
+    else:
+        record = snapshot.get_by_name(str(ref))
+    if record is None:
+        raise NotFound(
+            f"no credential {'with id ' if credential_id is not None else ''}{str(ref)!r}",
+            hint="see `credctl list`",
+        )
+    return record
+
+
+def current_oauth_record(manager: CredentialManager, record: Record) -> Record:
+    """An oauth2 record whose access token is about to be handed out: renewed first when
+    it expires soon (under the vault lock), and `Expired` (exit 7) if it has expired and
+    could not be renewed, exactly as `get_token` decides."""
+    record = manager._renewed(record, None, True)
+    data = record.get("data")
+    if isinstance(data, dict):
+        _unexpired_until(record, data)
+    return record
+
+
+def _unexpired_until(record: Record, data: dict[str, Any]) -> dt.datetime | None:
+    """The access token's expiry, or `Expired` if that moment has passed."""
+    if not data.get("token_expiry"):
+        return None
+    expires_at = from_rfc3339(str(data["token_expiry"]))
+    if expires_at <= utc_now():
+        raise Expired(
+            f"the access token of {record['name']!r} expired at {to_rfc3339(expires_at)}",
+            hint=_expired_hint(record),
+        )
+    return expires_at
+
+
 def _expired_hint(record: Record) -> str:
     if record.get("type") != "oauth2":
         return "store a new access token with `credctl update NAME --data-file -`"
@@ -778,7 +800,7 @@ def _check_metadata(value: Mapping[str, Any]) -> dict[str, Any]:
     return dict(json.loads(encoded))
 
 
-def _load(record: Record) -> tuple[Any, dict[str, Any]]:
+def load_record(record: Record) -> tuple[Any, dict[str, Any]]:
     """A stored record's type and its data, re-checked by the type's own rules.
 
     Records were authenticated when the vault was decrypted, so a failure here means

@@ -25,15 +25,15 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any, Final, NamedTuple
+from typing import TYPE_CHECKING, Final, NamedTuple
 
-from credctl.errors import Expired, InvalidInput, NotFound
+from credctl.errors import InvalidInput
 from credctl.secret import SecretValue
 from credctl.types.names import env_name, shown
 
 if TYPE_CHECKING:
     from credctl.manager import CredentialManager
-    from credctl.storage.base import Record, StorageSnapshot
+    from credctl.storage.base import Record
 
 VARIABLE: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _REF_HINT: Final = "write NAME, NAME.FIELD, NAME.FIELD=VAR or VAR=NAME.FIELD"
@@ -111,6 +111,8 @@ def resolve(
     ``get-token --field`` (``get_field``).  Nothing is written to the vault,
     except to renew an exported OAuth access token that is about to expire.
     """
+    from credctl.manager import current_oauth_record, find_record, load_record
+
     refs = [parse_ref(word) for word in names]
     refs += [parse_assignment(word) for word in explicit_mappings]
     if not refs:
@@ -122,17 +124,17 @@ def resolve(
     used: dict[int, None] = {}  # credential ids, in order, once each
     renewed: dict[int, Record] = {}
     for ref in refs:
-        record = _find(snapshot, ref.credential)
-        kind, data = _load(record)
+        record = find_record(snapshot, ref.credential)
+        kind, data = load_record(record)
         name = str(record["name"])
         if ref.field is None:
             pairs = [(prefix + variable, field) for variable, field in kind.env_vars(name, data)]
         else:
             pairs = [(ref.variable or prefix + env_name(name, ref.field), ref.field)]
         if record.get("type") == "oauth2" and any(f == "access_token" for _, f in pairs):
-            record = renewed.get(int(record["id"])) or _renewed(manager, record)
+            record = renewed.get(int(record["id"])) or current_oauth_record(manager, record)
             renewed[int(record["id"])] = record
-            kind, data = _load(record)
+            kind, data = load_record(record)
         secret_values = {
             kind.field_value(data, field)
             for field in kind.secret_fields(data)
@@ -177,46 +179,6 @@ def _split_target(target: str, variable: str | None, word: str) -> EnvRef:
     if not credential or (has_dot and not field):
         raise InvalidInput(f"{shown(word)} is not a reference", hint=_REF_HINT)
     return EnvRef(credential, field if has_dot else None, variable, word)
-
-
-def _find(snapshot: StorageSnapshot, ref: str) -> Record:
-    is_id = ref.isdecimal() and ref.isascii()  # SPEC §12: a decimal string is an id
-    record = snapshot.get_by_id(int(ref)) if is_id else snapshot.get_by_name(ref)
-    if record is None:
-        kind = "with id " if is_id else ""
-        raise NotFound(f"no credential {kind}{shown(ref)}", hint="see `credctl list`")
-    return record
-
-
-def _load(record: Record) -> tuple[Any, dict[str, Any]]:
-    # The manager's own loader: the record re-checked by its type's rules, and a
-    # malformed record reported as damage (exit 6), exactly as get-token does.
-    from credctl.manager import _load as load_record
-
-    return load_record(record)
-
-
-def _renewed(manager: CredentialManager, record: Record) -> Record:
-    """An oauth2 record whose access token is exported: renewed first, as `get_field` does.
-
-    A token that expires within the refresh-ahead window is refreshed under the
-    vault lock (a write, so this one record may be newer than the snapshot); one
-    that has expired and cannot be renewed is `Expired` (exit 7), as in ``get-token``.
-    """
-    from credctl.manager import _expired_hint
-    from credctl.model import from_rfc3339, to_rfc3339, utc_now
-
-    record = manager._renewed(record, None, True)
-    expiry = record.get("data", {}).get("token_expiry")
-    if expiry:
-        expires_at = from_rfc3339(str(expiry))
-        if expires_at <= utc_now():
-            raise Expired(
-                f"the access token of {shown(str(record['name']))} expired at "
-                f"{to_rfc3339(expires_at)}",
-                hint=_expired_hint(record),
-            )
-    return record
 
 
 def _check_variable(variable: str, ref: EnvRef, set_by: dict[str, str]) -> None:

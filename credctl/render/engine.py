@@ -119,7 +119,7 @@ def resolve(manager: CredentialManager, template: Template) -> dict[tuple[str, s
     `NotFound` (exit 3) lists every unresolved reference (an unknown credential
     or field) with its line and column; it never contains a value.
     """
-    from credctl.manager import _load as load_record
+    from credctl.manager import load_record
     from credctl.storage.base import UsageEvent
 
     snapshot = manager.storage.snapshot()
