@@ -23,11 +23,8 @@ is a report) but says FAIL loudly.
 
 from __future__ import annotations
 
-import argparse
-import datetime as dt
 import json
 import os
-import platform
 import shutil
 import sys
 import tempfile
@@ -43,13 +40,16 @@ from bench_get_token import (  # the sibling script, found through sys.path
     SESSION_PREFIX,
     Row,
     child_env,
-    describe_source,
+    common_arguments,
     equals,
     fixed,
     loud,
     make_venv,
     measure,
+    rounds_of,
+    rows_json,
     run,
+    run_meta,
     say,
     source_tree,
     version_line,
@@ -173,16 +173,8 @@ def markdown(rows: list[Row], ratio: float, meta: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="10 rounds instead of 40")
-    parser.add_argument("--rounds", type=int, help="rounds (overrides --quick)")
-    parser.add_argument("--json", type=Path, metavar="FILE", help="also write results as JSON")
-    parser.add_argument("--markdown", type=Path, metavar="FILE", help="also write Markdown")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the interleaving order")
-    parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
-    parser.add_argument("--ref", metavar="GIT_REF", help="install this commit, not the tree")
-    args = parser.parse_args(argv)
-    rounds = args.rounds or (10 if args.quick else 40)
+    args = common_arguments(__doc__ or "").parse_args(argv)
+    rounds = rounds_of(args)
     started = time.perf_counter()
 
     folder = Path(tempfile.mkdtemp(prefix="credctl-bench-env-"))
@@ -198,18 +190,8 @@ def main(argv: list[str] | None = None) -> int:
         load_before = os.getloadavg()[0]
         measure(rows, rounds, args.seed, work)
         load_after = os.getloadavg()[0]
-        meta: dict[str, Any] = {
-            "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-            "command": " ".join(["python", "bench/bench_env.py", *(argv or sys.argv[1:])]),
-            "rounds": rounds,
-            "seed": args.seed,
-            "machine": f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs, "
-            f"Python {platform.python_version()}",
-            "load": f"1-minute load average {load_before:.1f} before, {load_after:.1f} after",
-            "source": describe_source(args.ref),
-            "credctl": (version_line([str(bin_dir / "credctl"), "--version"], env, work,
-                                     "credctl") or "?").removeprefix("credctl "),
-        }  # fmt: skip
+        version = version_line([str(bin_dir / "credctl"), "--version"], env, work, "credctl")
+        meta = run_meta("bench_env.py", argv, args, (load_before, load_after), version)
     finally:
         if args.keep:
             say(f"kept {folder}")
@@ -228,12 +210,7 @@ def main(argv: list[str] | None = None) -> int:
         result = {
             "benchmark": "env",
             **meta,
-            "rows": [
-                {"key": row.key, "label": row.label, "median_ms": round(row.median_ms, 3),
-                 "p90_ms": round(row.p90_ms, 3), "min_ms": round(row.min_ms, 3),
-                 "samples_ms": [round(s * 1000, 3) for s in row.samples]}
-                for row in rows
-            ],
+            "rows": rows_json(rows),
             "bar": {"bar": "env / get-token", "ratio": round(ratio, 3), "limit": BAR_LIMIT,
                     "verdict": "PASS" if ratio <= BAR_LIMIT else "FAIL"},
         }  # fmt: skip

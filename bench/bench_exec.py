@@ -38,11 +38,8 @@ Only the standard library is needed to run it.
 
 from __future__ import annotations
 
-import argparse
-import datetime as dt
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -168,16 +165,8 @@ def markdown_report(rows: list[base.Row], bar: dict[str, Any], meta: dict[str, A
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="10 rounds instead of 40")
-    parser.add_argument("--rounds", type=int, help="rounds (overrides --quick)")
-    parser.add_argument("--json", type=Path, metavar="FILE", help="also write results as JSON")
-    parser.add_argument("--markdown", type=Path, metavar="FILE", help="also write Markdown")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the interleaving order")
-    parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
-    parser.add_argument("--ref", metavar="GIT_REF", help="install this commit instead")
-    args = parser.parse_args(argv)
-    rounds = args.rounds or (10 if args.quick else 40)
+    args = base.common_arguments(__doc__ or "").parse_args(argv)
+    rounds = base.rounds_of(args)
     started = time.perf_counter()
 
     folder = Path(tempfile.mkdtemp(prefix="credctl-bench-exec-"))
@@ -204,17 +193,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             shutil.rmtree(folder, ignore_errors=True)
 
-    meta: dict[str, Any] = {
-        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "command": " ".join(["python", "bench/bench_exec.py", *(argv or sys.argv[1:])]),
-        "rounds": rounds,
-        "seed": args.seed,
-        "machine": f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs, "
-        f"Python {platform.python_version()} ({platform.platform()})",
-        "load": f"1-minute load average {load_before:.1f} before, {load_after:.1f} after",
-        "source": base.describe_source(args.ref),
-        "credctl": (credctl_version or "?").removeprefix("credctl "),
-    }
+    meta = base.run_meta("bench_exec.py", argv, args, (load_before, load_after), credctl_version)
     bar = verdict({row.key: row for row in rows})
     print(text_report(rows, bar, meta))
     if bar["verdict"] == "FAIL":
@@ -226,17 +205,7 @@ def main(argv: list[str] | None = None) -> int:
         result = {
             "benchmark": "exec",
             **meta,
-            "rows": [
-                {
-                    "key": row.key,
-                    "label": row.label,
-                    "median_ms": round(row.median_ms, 3),
-                    "p90_ms": round(row.p90_ms, 3),
-                    "min_ms": round(row.min_ms, 3),
-                    "samples_ms": [round(s * 1000, 3) for s in row.samples],
-                }
-                for row in rows
-            ],
+            "rows": base.rows_json(rows),
             "bar": bar,
         }
         args.json.write_text(json.dumps(result, indent=2) + "\n")

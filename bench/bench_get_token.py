@@ -618,8 +618,9 @@ def build_rows(
     return rows, skipped
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def common_arguments(description: str) -> argparse.ArgumentParser:
+    """The options every benchmark script in bench/ takes."""
+    parser = argparse.ArgumentParser(description=description.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="10 rounds instead of 40")
     parser.add_argument("--rounds", type=int, help="rounds (overrides --quick)")
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write results as JSON")
@@ -633,8 +634,53 @@ def main(argv: list[str] | None = None) -> int:
         metavar="GIT_REF",
         help="install this commit (git archive) instead of the working tree as it is",
     )
-    args = parser.parse_args(argv)
-    rounds = args.rounds or (10 if args.quick else 40)
+    return parser
+
+
+def rounds_of(args: argparse.Namespace) -> int:
+    """How many rounds the options ask for."""
+    return int(args.rounds or (10 if args.quick else 40))
+
+
+def run_meta(
+    script: str,
+    argv: list[str] | None,
+    args: argparse.Namespace,
+    load: tuple[float, float],
+    credctl_version: str | None,
+) -> dict[str, Any]:
+    """What a report says about the run: command, machine, load, source, version."""
+    return {
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "command": " ".join(["python", f"bench/{script}", *(argv or sys.argv[1:])]),
+        "rounds": rounds_of(args),
+        "seed": args.seed,
+        "machine": f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs, "
+        f"Python {platform.python_version()} ({platform.platform()})",
+        "load": f"1-minute load average {load[0]:.1f} before, {load[1]:.1f} after",
+        "source": describe_source(args.ref),
+        "credctl": (credctl_version or "?").removeprefix("credctl "),
+    }
+
+
+def rows_json(rows: list[Row]) -> list[dict[str, Any]]:
+    """The measured rows as JSON objects, with every sample."""
+    return [
+        {
+            "key": row.key,
+            "label": row.label,
+            "median_ms": round(row.median_ms, 3),
+            "p90_ms": round(row.p90_ms, 3),
+            "min_ms": round(row.min_ms, 3),
+            "samples_ms": [round(s * 1000, 3) for s in row.samples],
+        }
+        for row in rows
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = common_arguments(__doc__ or "").parse_args(argv)
+    rounds = rounds_of(args)
     started = time.perf_counter()
 
     folder = Path(tempfile.mkdtemp(prefix="credctl-bench-get-token-"))
@@ -658,21 +704,14 @@ def main(argv: list[str] | None = None) -> int:
         load_before = os.getloadavg()[0]
         measure(rows, rounds, args.seed, work)
         load_after = os.getloadavg()[0]
-        meta: dict[str, Any] = {
-            "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-            "command": " ".join(["python", "bench/bench_get_token.py", *(argv or sys.argv[1:])]),
-            "rounds": rounds,
-            "seed": args.seed,
-            "machine": f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs, "
-            f"Python {platform.python_version()} ({platform.platform()})",
-            "load": f"1-minute load average {load_before:.1f} before, {load_after:.1f} after",
-            "source": describe_source(args.ref),
-            "credctl": version_line([str(bin_dir / "credctl"), "--version"], env, work, "credctl"),
-            "pass": (version_line(["pass", "version"], env, work, "v1.") if pass_env else None),
-            "gpg": version_line(["gpg", "--version"], env, work, "GnuPG") if pass_env else None,
-        }
-        if meta["credctl"]:
-            meta["credctl"] = meta["credctl"].removeprefix("credctl ")
+        credctl_version = version_line(
+            [str(bin_dir / "credctl"), "--version"], env, work, "credctl"
+        )
+        meta = run_meta(
+            "bench_get_token.py", argv, args, (load_before, load_after), credctl_version
+        )
+        meta["pass"] = version_line(["pass", "version"], env, work, "v1.") if pass_env else None
+        meta["gpg"] = version_line(["gpg", "--version"], env, work, "GnuPG") if pass_env else None
         if meta["pass"]:
             meta["pass"] = "pass " + meta["pass"].strip("= ").replace("password store ", "")
     finally:
@@ -703,17 +742,7 @@ def main(argv: list[str] | None = None) -> int:
         result = {
             "benchmark": "get-token",
             **meta,
-            "rows": [
-                {
-                    "key": row.key,
-                    "label": row.label,
-                    "median_ms": round(row.median_ms, 3),
-                    "p90_ms": round(row.p90_ms, 3),
-                    "min_ms": round(row.min_ms, 3),
-                    "samples_ms": [round(s * 1000, 3) for s in row.samples],
-                }
-                for row in rows
-            ],
+            "rows": rows_json(rows),
             "skipped": skipped,
             "bars": bars,
         }
