@@ -102,21 +102,14 @@ def unlock_command(
         output.info("the unlock is kept in the OS keyring until `credctl lock`", quiet=cli.quiet)
         return
     token, expires = sessions.create_session(vault.file, opened.vault_id, opened.data_key, seconds)
-    output.data(export_line(shell, "CREDCTL_SESSION", token.encode()))
+    from credctl.shell import render
+
+    output.data(render(shell, [("CREDCTL_SESSION", token.encode())]).rstrip("\n"))
     until = dt.datetime.fromtimestamp(expires, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     output.info(
         f"session started for {format_duration(seconds)} (until {until}); `credctl lock` ends it",
         quiet=cli.quiet,
     )
-
-
-def export_line(shell: str, name: str, value: str) -> str:
-    """An export statement; `value` holds only [A-Za-z0-9._-], so quoting is trivial."""
-    if shell == "fish":
-        return f"set -gx {name} '{value}';"
-    if shell == "powershell":
-        return f"$env:{name} = '{value}'"
-    return f"export {name}='{value}'"
 
 
 def lock_command(ctx: typer.Context) -> None:
