@@ -16,12 +16,10 @@ import typer
 from credctl.cli import output
 from credctl.cli.context import CliContext
 from credctl.cli.tables import print_table, printable
-from credctl.errors import NotFound
 from credctl.model import to_rfc3339
 from credctl.types import get_type
 
 if TYPE_CHECKING:
-    from credctl.manager import CredentialManager
     from credctl.model import Credential
 
 # Help lists the built-in types by name so that building it never scans plugins.
@@ -92,14 +90,6 @@ def types_epilog() -> str:
             )
         lines.append(f"  {name}: {described}")
     return "\n".join(lines)
-
-
-def _exists(manager: CredentialManager, ref: str) -> bool:
-    try:
-        manager.get_credential(ref)
-    except NotFound:
-        return False
-    return True
 
 
 def list_command(
