@@ -25,21 +25,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Final
 
+from credctl import dotenv_grammar as grammar
 from credctl.errors import InvalidInput
 
 _NEWLINE: Final = re.compile(r"(\r\n|\n|\r)")
-_MULTILINE_WHITESPACE: Final = re.compile(r"\s*", re.MULTILINE)
-_WHITESPACE: Final = re.compile(r"[^\S\r\n]*")
-_EXPORT: Final = re.compile(r"(?:export[^\S\r\n]+)?")
-_SINGLE_QUOTED_KEY: Final = re.compile(r"'([^']+)'")
-_UNQUOTED_KEY: Final = re.compile(r"([^=\#\s]+)")
-_EQUAL_SIGN: Final = re.compile(r"(=[^\S\r\n]*)")
-_SINGLE_QUOTED_VALUE: Final = re.compile(r"'((?:\\'|[^'])*)'")
-_DOUBLE_QUOTED_VALUE: Final = re.compile(r'"((?:\\"|[^"])*)"')
-_UNQUOTED_VALUE: Final = re.compile(r"([^\r\n]*)")
-_COMMENT: Final = re.compile(r"(?:[^\S\r\n]*#[^\r\n]*)?")
-_END_OF_LINE: Final = re.compile(r"[^\S\r\n]*(?:\r\n|\n|\r|$)")
-_REST_OF_LINE: Final = re.compile(r"[^\r\n]*(?:\r|\n|\r\n)?")
 _DOUBLE_QUOTE_ESCAPES: Final = re.compile(r"\\[\\'\"abfnrtv]")
 _SINGLE_QUOTE_ESCAPES: Final = re.compile(r"\\[\\']")
 _ESCAPED: Final = {
@@ -97,14 +86,14 @@ def _unescape(pattern: re.Pattern[str], text: str) -> str:
 def _value(reader: _Reader) -> str:
     char = reader.peek()
     if char == "'":
-        (value,) = reader.read(_SINGLE_QUOTED_VALUE)
+        (value,) = reader.read(grammar.SINGLE_QUOTED_VALUE)
         return _unescape(_SINGLE_QUOTE_ESCAPES, value)
     if char == '"':
-        (value,) = reader.read(_DOUBLE_QUOTED_VALUE)
+        (value,) = reader.read(grammar.DOUBLE_QUOTED_VALUE)
         return _unescape(_DOUBLE_QUOTE_ESCAPES, value)
     if char in ("", "\n", "\r"):
         return ""
-    (part,) = reader.read(_UNQUOTED_VALUE)
+    (part,) = reader.read(grammar.UNQUOTED_VALUE)
     return re.sub(r"\s+#.*", "", part).rstrip()
 
 
@@ -117,27 +106,27 @@ def parse_dotenv(text: str) -> list[Binding]:
     bindings: list[Binding] = []
     bad_lines: list[int] = []
     while reader.has_next():
-        reader.read(_MULTILINE_WHITESPACE)
+        reader.read(grammar.MULTILINE_WHITESPACE)
         if not reader.has_next():
             break
         start = reader.line
         try:
-            reader.read(_EXPORT)
+            reader.read(grammar.EXPORT)
             if reader.peek() == "#":
                 key = None
             elif reader.peek() == "'":
-                (key,) = reader.read(_SINGLE_QUOTED_KEY)
+                (key,) = reader.read(grammar.SINGLE_QUOTED_KEY)
             else:
-                (key,) = reader.read(_UNQUOTED_KEY)
-            reader.read(_WHITESPACE)
+                (key,) = reader.read(grammar.UNQUOTED_KEY)
+            reader.read(grammar.WHITESPACE)
             value = None
             if reader.peek() == "=":
-                reader.read(_EQUAL_SIGN)
+                reader.read(grammar.EQUAL_SIGN)
                 value = _value(reader)
-            reader.read(_COMMENT)
-            reader.read(_END_OF_LINE)
+            reader.read(grammar.COMMENT)
+            reader.read(grammar.END_OF_LINE)
         except _MismatchError:
-            reader.read(_REST_OF_LINE)
+            reader.read(grammar.REST_OF_LINE)
             bad_lines.append(start)
             continue
         if key is not None:

@@ -20,22 +20,11 @@ import re
 from collections.abc import Sequence
 from typing import Final
 
+from credctl import dotenv_grammar as grammar
 from credctl.render.contexts import AFTER_BACKSLASH, IN_A_COMMENT, Context, Placement, Placements
 from credctl.render.template import Reference
 
 # python-dotenv 1.x, dotenv/parser.py
-_MULTILINE_WHITESPACE: Final = re.compile(r"\s*", re.MULTILINE)
-_EXPORT: Final = re.compile(r"(?:export[^\S\r\n]+)?")
-_SINGLE_QUOTED_KEY: Final = re.compile(r"'([^']+)'")
-_UNQUOTED_KEY: Final = re.compile(r"([^=\#\s]+)")
-_WHITESPACE: Final = re.compile(r"[^\S\r\n]*")
-_EQUAL_SIGN: Final = re.compile(r"(=[^\S\r\n]*)")
-_SINGLE_QUOTED_VALUE: Final = re.compile(r"'((?:\\'|[^'])*)'")
-_DOUBLE_QUOTED_VALUE: Final = re.compile(r'"((?:\\"|[^"])*)"')
-_UNQUOTED_VALUE: Final = re.compile(r"([^\r\n]*)")
-_COMMENT: Final = re.compile(r"(?:[^\S\r\n]*#[^\r\n]*)?")
-_END_OF_LINE: Final = re.compile(r"[^\S\r\n]*(?:\r\n|\n|\r|$)")
-_REST_OF_LINE: Final = re.compile(r"[^\r\n]*(?:\r|\n|\r\n)?")
 _VALUE_COMMENT: Final = re.compile(r"\s+#.*")
 # The escapes python-dotenv decodes in each kind of quotes.
 _DOUBLE_ESCAPES: Final = frozenset("\\'\"abfnrtv")
@@ -57,7 +46,7 @@ def scan_dotenv(text: str, references: Sequence[Reference]) -> list[Placement]:
             position = _binding(neutral, position, found)
         except _MismatchError as mismatch:
             (stop,) = mismatch.args
-            position = _REST_OF_LINE.match(neutral, stop).end()  # type: ignore[union-attr]
+            position = grammar.REST_OF_LINE.match(neutral, stop).end()  # type: ignore[union-attr]
             found.refuse_between(start, position, "it stands on a line python-dotenv cannot parse")
     return found.result("the dotenv scanner could not place it")
 
@@ -79,32 +68,36 @@ def _read(regex: re.Pattern[str], text: str, position: int) -> re.Match[str]:
 
 
 def _binding(text: str, position: int, found: Placements) -> int:
-    position = _read(_MULTILINE_WHITESPACE, text, position).end()
+    position = _read(grammar.MULTILINE_WHITESPACE, text, position).end()
     if position >= len(text):
         return position
-    position = _read(_EXPORT, text, position).end()
+    position = _read(grammar.EXPORT, text, position).end()
     first = text[position : position + 1]
     if first != "#":
-        key = _read(_SINGLE_QUOTED_KEY if first == "'" else _UNQUOTED_KEY, text, position)
+        key = _read(
+            grammar.SINGLE_QUOTED_KEY if first == "'" else grammar.UNQUOTED_KEY, text, position
+        )
         found.refuse_between(position, key.end(), "it stands in a variable name")
-        position = _read(_WHITESPACE, text, key.end()).end()
+        position = _read(grammar.WHITESPACE, text, key.end()).end()
         if text[position : position + 1] == "=":
-            position = _value(text, _read(_EQUAL_SIGN, text, position).end(), found)
-    comment = _read(_COMMENT, text, position)
+            position = _value(text, _read(grammar.EQUAL_SIGN, text, position).end(), found)
+    comment = _read(grammar.COMMENT, text, position)
     found.refuse_between(comment.start(), comment.end(), IN_A_COMMENT)
-    return _read(_END_OF_LINE, text, comment.end()).end()
+    return _read(grammar.END_OF_LINE, text, comment.end()).end()
 
 
 def _value(text: str, position: int, found: Placements) -> int:
     first = text[position : position + 1]
     if first in ("'", '"'):
         single = first == "'"
-        match = _read(_SINGLE_QUOTED_VALUE if single else _DOUBLE_QUOTED_VALUE, text, position)
+        match = _read(
+            grammar.SINGLE_QUOTED_VALUE if single else grammar.DOUBLE_QUOTED_VALUE, text, position
+        )
         _quoted(found, match.start(1), match.end(1), single=single)
         return match.end()
     if first in ("", "\n", "\r"):
         return position
-    part = _read(_UNQUOTED_VALUE, text, position)
+    part = _read(grammar.UNQUOTED_VALUE, text, position)
     value = _VALUE_COMMENT.sub("", part[1], count=1).rstrip()
     value_end = position + len(value)
     for reference in found.between(position, part.end()):
