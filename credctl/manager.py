@@ -1,9 +1,12 @@
-"""`CredentialManager`: the seed's library API over one storage backend.
+"""`CredentialManager`: the seed's library API, a thin facade over the record layer.
 
-The CLI, the library and (later) the REST service all go through this class.
-It validates input through the type registry, keeps records in a
-`CredentialStorage`, caches tokens in-process, and appends usage to the
-backend's journal, so reading a token never rewrites the vault.
+The CLI, the library and the REST service all go through this class, and this
+class goes through `credctl.records.RecordStore` alone: it turns public types
+(`UserContext`, `CredentialUpdate`, `CredentialInput`) into record-layer calls,
+and stored credentials back into `Credential` and `Token`.  Validation, locking,
+renewal of expiring tokens and the activity log all happen in the record layer,
+so no front end can skip them.  The token cache (library and server only) lives
+here.
 
 Heavy modules are imported lazily: ``credctl get-token`` goes through here and
 must stay fast (SPEC §8).
@@ -12,22 +15,11 @@ must stay fast (SPEC §8).
 from __future__ import annotations
 
 import datetime as dt
-import json
 import time
 from collections.abc import Mapping, Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
-from credctl import errors
-from credctl.errors import (
-    AccessDenied,
-    CredentialError,
-    DuplicateCredential,
-    Expired,
-    InvalidInput,
-    NotFound,
-    ServiceUnavailable,
-)
+from credctl.errors import CredentialError, InvalidInput, NotFound
 from credctl.model import (
     CacheConfig,
     CallbackData,
@@ -48,27 +40,23 @@ from credctl.model import (
     StorageKind,
     Token,
     UserContext,
-    from_rfc3339,
-    to_rfc3339,
-    utc_now,
 )
+from credctl.records.activity import Activity, Actor, os_user
+from credctl.records.secrets import TOKEN, SecretRecord, SecretWant
+from credctl.records.store import RecordStore, as_id
 from credctl.secret import SecretValue
-from credctl.storage.base import CredentialStorage, Record, StorageSnapshot, UsageEvent
+from credctl.storage.base import CredentialStorage
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
+    from credctl.records.oauth import RefreshReport
+    from credctl.records.stored import StoredCredential
     from credctl.token_cache import TokenCache
 
-MAX_DESCRIPTION = 4096
-MAX_TAGS = 64
-MAX_TAG_LENGTH = 64
-MAX_METADATA_BYTES = 64 * 1024
 Ref = int | str
-
-
-def _types() -> Any:
-    from credctl import types
-
-    return types
+#: Activity actions that count as a use of the credential (metrics).
+USE_ACTIONS = frozenset({"get_token", "read_field"})
 
 
 class CredentialManager:
@@ -76,7 +64,8 @@ class CredentialManager:
 
     ``CredentialManager()`` opens the default vault exactly as the CLI does
     (``CREDCTL_VAULT`` and the unlock sources of SPEC §5); nothing is read
-    until the first call.
+    until the first call.  `origin` names the front end in the activity log
+    (``library``, ``cli``, ``api``).
     """
 
     def __init__(
@@ -84,9 +73,12 @@ class CredentialManager:
         config: ManagerConfig | None = None,
         *,
         storage: CredentialStorage | None = None,
+        origin: str = "library",
     ) -> None:
         self._config = config or ManagerConfig()
         self._storage = storage
+        self._store: RecordStore | None = None
+        self._origin = origin
         self._token_cache: TokenCache | None = None
 
     # -- construction (seed: new / with_config / builder) --------------------------
@@ -124,16 +116,28 @@ class CredentialManager:
         return self._storage
 
     @property
+    def records(self) -> RecordStore:
+        """The record layer over `storage`: the one owner of credential records."""
+        if self._store is None:
+            self._store = RecordStore(self.storage)
+        return self._store
+
+    @property
     def config(self) -> ManagerConfig:
         """The settings in force."""
         return self._config
+
+    def unlock(self) -> None:
+        """Open the backend now (unlocking the vault), so a locked vault fails first."""
+        self.records.view()
 
     # -- configuration -------------------------------------------------------------
 
     def set_storage_backend(self, backend: StorageBackend) -> None:
         """Switch to another backend; the cache is cleared."""
-        self._config = _replace(self._config, storage_backend=backend)
+        self._config = self._config._replace(storage_backend=backend)
         self._storage = None
+        self._store = None
         self.clear_cache()
 
     def set_encryption_config(self, config: EncryptionConfig) -> None:
@@ -141,13 +145,13 @@ class CredentialManager:
         the data-key rotation interval that `health_check` enforces."""
         if config.key_rotation_interval <= dt.timedelta(0):
             raise InvalidInput("key_rotation_interval must be positive")
-        self._config = _replace(self._config, encryption_config=config)
+        self._config = self._config._replace(encryption_config=config)
 
     def set_cache_config(self, config: CacheConfig) -> None:
         """Configure the in-process token cache."""
         if config.max_size < 0 or config.ttl < dt.timedelta(0):
             raise InvalidInput("cache max_size and ttl must not be negative")
-        self._config = _replace(self._config, cache_config=config)
+        self._config = self._config._replace(cache_config=config)
         self._cache.resize(config.max_size)
         if not config.enabled:
             self._cache.clear()
@@ -158,8 +162,19 @@ class CredentialManager:
 
     def clear_cache_for(self, ref: Ref) -> None:
         """Forget the cached token of one credential."""
-        credential_id = _as_id(ref)
+        credential_id = as_id(ref)
         self._cache.forget(credential_id, None if credential_id is not None else str(ref))
+
+    # -- who acts ------------------------------------------------------------------
+
+    def _actor(self, context: UserContext | CredentialContext | None = None) -> Actor:
+        """The `Actor` of a call: the context's user, else the user this process runs as."""
+        user = context.user_id if context is not None else None
+        ip = context.ip if isinstance(context, UserContext) else None
+        actor = Actor(user or os_user(), origin=self._origin, owner=user or "local", ip=ip)
+        if isinstance(context, CredentialContext):
+            actor = actor.with_ids(context.execution_id, context.workflow_id)
+        return actor
 
     # -- create --------------------------------------------------------------------
 
@@ -194,104 +209,48 @@ class CredentialManager:
     ) -> CredentialId:
         """Like `create_credential`; repeating a key with the same body returns the same
         id, with another body raises `DuplicateCredential` (exit 8)."""
-        item = CredentialInput(credential_type, input, name, description, tuple(tags))
-        prepared = self._prepare(item, context, metadata)
-        with self.storage.writer() as draft:
-            return self._insert(draft, prepared, idempotency_key)
+        with self.records.transaction("create", self._actor(context)) as txn:
+            credential = txn.create(
+                credential_type, input, name=name, description=description, tags=tags,
+                metadata=metadata, idempotency_key=idempotency_key,
+            )  # fmt: skip
+        return credential.id
 
     def batch_create(
-        self, credentials: Sequence[CredentialInput], context: UserContext | None = None
+        self,
+        credentials: Sequence[CredentialInput],
+        context: UserContext | None = None,
+        *,
+        action: str = "create",
     ) -> list[CredentialId | CredentialError]:
         """Create many in one write; one result per input, in order (errors returned)."""
         results: list[CredentialId | CredentialError] = []
-        with self.storage.writer() as draft:
+        with self.records.transaction(action, self._actor(context)) as txn:
             for item in credentials:
                 try:
-                    results.append(self._insert(draft, self._prepare(item, context, None), None))
+                    created = txn.create(
+                        item.credential_type, item.data, name=item.name,
+                        description=item.description, tags=item.tags, metadata=item.metadata,
+                    )  # fmt: skip
                 except CredentialError as exc:
+                    txn.failed(item.name, exc)
                     results.append(exc)
+                else:
+                    results.append(created.id)
         return results
-
-    def _prepare(
-        self,
-        item: CredentialInput,
-        context: UserContext | None,
-        metadata: Mapping[str, Any] | None,
-    ) -> Record:
-        types = _types()
-        kind = types.get_type(item.credential_type)
-        data = kind.validate(item.data)
-        if item.name is not None:
-            types.validate_name(item.name)
-        return {
-            "name": item.name,
-            "type": kind.name,
-            "data": data,
-            "description": _check_description(item.description),
-            "tags": _check_tags(item.tags),
-            "metadata": _check_metadata(metadata or {}),
-            "owner": (context or UserContext.system()).user_id,
-        }
-
-    def _insert(self, draft: Any, prepared: Record, idempotency_key: str | None) -> int:
-        meta = draft.meta
-        idempotency: dict[str, Any] = meta.setdefault("idempotency", {})
-        digest = None
-        scoped_key = f"{prepared['owner']}\x00{idempotency_key}"
-        if idempotency_key is not None:
-            import hashlib
-
-            digest = hashlib.sha256(
-                json.dumps(
-                    {k: v for k, v in prepared.items() if k != "owner"}, sort_keys=True
-                ).encode()
-            ).hexdigest()
-            seen = idempotency.get(scoped_key)
-            if seen is not None:
-                if seen.get("digest") != digest:
-                    raise DuplicateCredential(
-                        "this idempotency key was already used with a different request"
-                    )
-                if draft.get_by_id(int(seen["id"])) is not None:
-                    return int(seen["id"])
-        credential_id = int(meta.get("next_id", 1))
-        if prepared["name"] is None:
-            # Skip ids whose default name someone already chose by hand.
-            while draft.get_by_name(f"{prepared['type']}_{credential_id}") is not None:
-                credential_id += 1
-        name = prepared["name"] or f"{prepared['type']}_{credential_id}"
-        if draft.get_by_name(name) is not None:
-            raise DuplicateCredential(
-                f"a credential named {name!r} already exists",
-                hint="choose another name, or `credctl update` the existing one",
-            )
-        now = to_rfc3339(utc_now())
-        record = {**prepared, "id": credential_id, "name": name, "created_at": now,
-                  "updated_at": now, "version": 1}  # fmt: skip
-        draft.put(record)
-        meta["next_id"] = credential_id + 1
-        if idempotency_key is not None:
-            idempotency[scoped_key] = {"digest": digest, "id": credential_id}
-        return credential_id
 
     # -- read ----------------------------------------------------------------------
 
     def get_credential(self, ref: Ref) -> Credential:
         """A credential's details, without its secret data."""
-        return _to_credential(self._find(self.storage.snapshot(), ref))
+        return _public(self.records.view().find(ref))
 
     def list_credentials(
         self, *, credential_type: str | None = None, tag: str | None = None
     ) -> list[Credential]:
         """Every credential's details, filtered by type and tag."""
-        found = []
-        for record in self.storage.snapshot().records():
-            if credential_type and record["type"] != credential_type:
-                continue
-            if tag and tag not in record.get("tags", []):
-                continue
-            found.append(_to_credential(record))
-        return found
+        view = self.records.view()
+        return [_public(c) for c in view.all(credential_type=credential_type, tag=tag)]
 
     def get_token(
         self, ref: Ref, *, min_valid: dt.timedelta | None = None, refresh: bool = True
@@ -312,80 +271,67 @@ class CredentialManager:
         min_valid: dt.timedelta | None = None,
         refresh: bool = True,
     ) -> Token:
-        """`get_token`, checking that `context.user_id` owns the credential."""
+        """`get_token`, checking that `context.user_id` owns the credential; the
+        context's execution and workflow ids go into the activity log."""
+        actor = self._actor(context)
+        require_owner = context.user_id if context is not None else None
         cache = self._config.cache_config
-        stamp = self._state_stamp() if cache.enabled else None
+        stamp = self.records.state_stamp() if cache.enabled else None
         if cache.enabled:
-            credential_id = _as_id(ref)
-            entry = self._cache.lookup(
-                credential_id, None if credential_id is not None else str(ref), stamp
-            )
-            if entry is not None and _fresh_enough(entry.token, min_valid):
-                self._check_access({"owner": entry.owner}, context)
-                self._record(entry.token.credential_id, "get_token")
-                return entry.token
-        record = self._find(self.storage.snapshot(), ref)
-        self._check_access(record, context)
-        if record.get("type") == "oauth2":
-            record = self._renewed(record, min_valid, refresh)
-        token = self._make_token(record)
+            hit = self._cached(ref, stamp, min_valid, require_owner)
+            if hit is not None:
+                self.records.log(Activity("get_token", hit.credential_id, None, actor=actor))
+                return hit
+        seconds = min_valid.total_seconds() if min_valid is not None else 0.0
+        (secret,) = self.records.read_secrets(
+            [SecretWant(ref, TOKEN)], actor, action="get_token", min_valid=seconds,
+            refresh=refresh, require_owner=require_owner,
+        )  # fmt: skip
+        assert secret is not None
+        token = _token(secret)
         if cache.enabled and cache.max_size > 0 and stamp is not None:
-            deadline = time.monotonic() + cache.ttl.total_seconds()
             from credctl.token_cache import CacheEntry
 
-            entry = CacheEntry(token, str(record.get("owner", "local")), deadline, stamp)
-            self._cache.store(str(record["name"]), entry, cache.max_size)
-        self._record(token.credential_id, "get_token")
+            deadline = time.monotonic() + cache.ttl.total_seconds()
+            entry = CacheEntry(token, secret.credential.owner, deadline, stamp)
+            self._cache.store(secret.credential.name, entry, cache.max_size)
         return token
 
-    def _state_stamp(self) -> Any:
-        stamp = getattr(self.storage, "state_stamp", None)
-        return stamp() if callable(stamp) else None
+    def _cached(
+        self, ref: Ref, stamp: Any, min_valid: dt.timedelta | None, require_owner: str | None
+    ) -> Token | None:
+        credential_id = as_id(ref)
+        entry = self._cache.lookup(
+            credential_id, None if credential_id is not None else str(ref), stamp
+        )
+        if entry is None or not _fresh_enough(entry.token, min_valid):
+            return None
+        if require_owner is not None and entry.owner != require_owner:
+            return None  # the record layer decides, and logs the refusal
+        return entry.token
 
     def get_field(self, ref: Ref, field: str) -> SecretValue:
-        """One field of a credential's data as text (for `--field`, `env`, templates).
+        """One field of a credential's data as text (``get-token --field``).
 
-        An oauth2 ``access_token`` is renewed first when it is about to expire, as in
-        `get_token`.
+        An oauth2 ``access_token`` is renewed first when it is about to expire, and
+        refused when it has expired, exactly as `get_token` decides.
         """
-        record = self._find(self.storage.snapshot(), ref)
-        if record.get("type") == "oauth2" and field == "access_token":
-            record = self._renewed(record, None, True)
-        kind, data = load_record(record)
-        value = SecretValue(kind.field_value(data, field))
-        self._record(int(record["id"]), "get_field")
-        return value
+        (secret,) = self.read_secrets([SecretWant(ref, (field,))])
+        assert secret is not None
+        return SecretValue(secret.field(field))
 
-    def _renewed(self, record: Record, min_valid: dt.timedelta | None, refresh: bool) -> Record:
-        """The oauth2 record, refreshed under the vault lock if its token expires soon."""
-        from credctl.oauth import expiry
+    def read_secrets(
+        self,
+        wants: Sequence[SecretWant],
+        context: CredentialContext | None = None,
+        *,
+        missing: list[tuple[SecretWant, NotFound]] | None = None,
+    ) -> list[SecretRecord | None]:
+        """Credentials ready for secret use, from one snapshot (`env`, `exec`, `render`).
 
-        seconds = min_valid.total_seconds() if min_valid is not None else 0.0
-        if not refresh or not expiry.needs_refresh(record, min_valid=seconds):
-            return record
-        if expiry.grant(record) is None:
-            return record  # nothing can renew it; `_make_token` says what is wrong
-        from credctl.oauth.refresh import refresh as refresh_locked
-
-        try:
-            return refresh_locked(self, int(record["id"]), min_valid=seconds, seen=record)
-        except ServiceUnavailable:
-            # The provider is unreachable, but the token in hand still works: use it.
-            if expiry.valid_for(record, seconds):
-                return record
-            raise
-
-    def _make_token(self, record: Record) -> Token:
-        kind, data = load_record(record)
-        expires_at = _unexpired_until(record, data)
-        header = kind.header(data)
-        return Token(
-            value=SecretValue(kind.token(data)),
-            credential_id=int(record["id"]),
-            token_type=kind.name,
-            header=SecretValue(header) if header is not None else None,
-            expires_at=expires_at,
-        )
+        Each is logged as ``read_field``; see `RecordStore.read_secrets`.
+        """
+        return self.records.read_secrets(wants, self._actor(context), missing=missing)
 
     # -- lifecycle: refresh (seed: refresh_credential / refresh_all_expired) ---------
 
@@ -398,10 +344,13 @@ class CredentialManager:
         renew it, `RefreshFailed` when the provider refuses (exit 7), `ServiceUnavailable`
         when it cannot be reached (exit 10).
         """
-        from credctl.oauth.refresh import refresh
+        from credctl.records.oauth import refresh_locked
 
-        record = refresh(self, self._resolve_id(ref), force=True)
-        return self._make_token(record)
+        actor = self._actor()
+        credential = self.records.view(actor).find(ref)
+        renewed = refresh_locked(self.records, credential.id, actor, force=True)
+        self._cache.forget(renewed.id)
+        return _token(SecretRecord.load(renewed))
 
     def refresh_all_expired(self) -> list[CredentialId]:
         """Renew every oauth2 credential that is expired or about to be; their ids.
@@ -410,12 +359,19 @@ class CredentialManager:
         raised after the others were renewed (`ServiceUnavailable` when every failure
         was an unreachable provider, else the failures' common kind or `RefreshFailed`).
         """
-        from credctl.oauth.refresh import refresh_expired
-
-        report = refresh_expired(self)
+        report = self.refresh_expired()
         if report.failed:
             raise report.error()
         return report.refreshed
+
+    def refresh_expired(self) -> RefreshReport:
+        """`refresh_all_expired` without raising: what was renewed and what failed."""
+        from credctl.records.oauth import refresh_expired
+
+        report = refresh_expired(self.records, self._actor())
+        for credential_id in report.refreshed:
+            self._cache.forget(credential_id)
+        return report
 
     # -- interactive flows (seed: start_interactive_flow / complete_interactive_flow) --
 
@@ -433,9 +389,22 @@ class CredentialManager:
         ``"browser"`` (the default; needs ``redirect_uri``) or ``"device"``.  The pending
         flow is kept in the vault until it expires (`FlowExpired`).
         """
-        from credctl.oauth.flows import start
+        from credctl.oauth.flows import prepare
+        from credctl.records.flows import save_flow
 
-        return start(self, credential_type, input, context)
+        actor = self._actor(context)
+        settings, pending = prepare(credential_type, input, actor.owner)
+        if settings.name is not None:
+            existing = self.records.view().by_name(settings.name)
+            if existing is not None and existing.type != "oauth2":
+                from credctl.errors import DuplicateCredential
+
+                raise DuplicateCredential(
+                    f"a {existing.type} credential named {settings.name!r} already exists",
+                    hint="choose another name for the OAuth login",
+                )
+        save_flow(self.records, pending, actor)
+        return pending.flow
 
     def complete_interactive_flow(
         self, flow_id: FlowId, callback_data: CallbackData
@@ -447,56 +416,114 @@ class CredentialManager:
         `InvalidCallback` for a forged or mismatched callback (the flow stays pending),
         `AccessDenied` when consent was refused, `FlowExpired` after the flow's expiry.
         """
-        from credctl.oauth.flows import complete
+        from credctl.oauth.flows import finish
+        from credctl.records.flows import take_flow
+        from credctl.records.oauth import store_login
 
-        return complete(self, flow_id, callback_data)
+        flow = take_flow(self.records, flow_id, callback_data, self._actor())
+        login = finish(flow, callback_data)
+        owner = str(flow.get("owner", "local"))
+        actor = Actor(owner if owner != "local" else os_user(), origin=self._origin, owner=owner)
+        credential = store_login(self.records, login, actor)
+        self._cache.forget(credential.id)
+        return credential.id
+
+    def cancel_interactive_flow(self, flow_id: FlowId) -> bool:
+        """Forget a pending login (the person gave up); False if there was none."""
+        from credctl.records.flows import cancel_flow
+
+        return cancel_flow(self.records, flow_id, self._actor())
+
+    def login_client_credentials(
+        self,
+        name: str,
+        *,
+        client_id: str,
+        client_secret: str,
+        token_url: str | None = None,
+        issuer: str | None = None,
+        provider: str | None = None,
+        scopes: Sequence[str] = (),
+        auth_method: str = "client_secret_basic",
+        description: str = "",
+        context: UserContext | None = None,
+    ) -> CredentialId:
+        """Store a machine client (RFC 6749 §4.4) after fetching its first token."""
+        from credctl.oauth.client_credentials import first_login
+        from credctl.records.oauth import store_login
+
+        existing = self.records.view().by_name(name)
+        if existing is not None and existing.type != "oauth2":
+            from credctl.errors import DuplicateCredential
+
+            raise DuplicateCredential(
+                f"a {existing.type} credential named {name!r} already exists"
+            )
+        login = first_login(
+            name, client_id=client_id, client_secret=client_secret, token_url=token_url,
+            issuer=issuer, provider=provider, scopes=scopes, auth_method=auth_method,
+            description=description,
+        )  # fmt: skip
+        credential = store_login(self.records, login, self._actor(context))
+        self._cache.forget(credential.id)
+        return credential.id
+
+    def login_settings(self, name: str) -> dict[str, Any]:
+        """The client settings of the oauth2 credential `name`, to log in again with them.
+
+        Empty when there is none; `DuplicateCredential` when the name belongs to
+        another type.
+        """
+        from credctl.oauth.flows import previous_settings
+
+        credential = self.records.view().by_name(name)
+        if credential is None:
+            return {}
+        if credential.type != "oauth2":
+            from credctl.errors import DuplicateCredential
+
+            raise DuplicateCredential(
+                f"a {credential.type} credential named {name!r} already exists",
+                hint="choose another name for the OAuth login",
+            )
+        return previous_settings(credential.data, credential.oauth_state)
 
     # -- update and delete -----------------------------------------------------------
 
     def update_credential(self, ref: Ref, updates: CredentialUpdate) -> None:
-        """Apply an update; the type's rules check new data before anything is stored."""
-        with self.storage.writer() as draft:
-            record = dict(self._find(draft, ref))
-            if updates.name is not None and updates.name != record["name"]:
-                _types().validate_name(updates.name)
-                if draft.get_by_name(updates.name) is not None:
-                    raise DuplicateCredential(
-                        f"a credential named {updates.name!r} already exists"
-                    )
-                record["name"] = updates.name
-            if updates.description is not None:
-                record["description"] = _check_description(updates.description)
-            if updates.tags is not None:
-                record["tags"] = _check_tags(updates.tags)
-            if updates.metadata is not None:
-                record["metadata"] = _check_metadata(updates.metadata)
-            if updates.data is not None:
-                record["data"] = _types().get_type(record["type"]).validate(updates.data)
-                record["version"] = int(record.get("version", 1)) + 1
-            record["updated_at"] = to_rfc3339(utc_now())
-            draft.put(record)
-        self.clear_cache_for(int(record["id"]))
+        """Apply an update in one transaction; the type's rules check new data first.
+
+        ``updates.metadata`` replaces the metadata; ``updates.metadata_changes`` sets
+        single entries on what is stored at that moment (under the lock).
+        """
+        with self.records.transaction("update", self._actor()) as txn:
+            credential = txn.find(ref)
+            txn.update(
+                credential, name=updates.name, description=updates.description,
+                tags=updates.tags, metadata=updates.metadata,
+                metadata_changes=updates.metadata_changes, data=updates.data,
+            )  # fmt: skip
+        self._cache.forget(credential.id)
 
     def delete_credential(self, ref: Ref) -> None:
         """Remove a credential from the vault (its id is never reused)."""
-        with self.storage.writer() as draft:
-            record = self._find(draft, ref)
-            draft.delete(int(record["id"]))
-        self._cache.forget(int(record["id"]))
+        with self.records.transaction("delete", self._actor()) as txn:
+            credential = txn.find(ref)
+            txn.delete(credential)
+        self._cache.forget(credential.id)
 
     def batch_delete(self, refs: Sequence[Ref]) -> list[CredentialError | None]:
         """Delete many in one write; one result per input (None or the error)."""
         results: list[CredentialError | None] = []
-        deleted: list[int] = []
-        with self.storage.writer() as draft:
+        with self.records.transaction("delete", self._actor()) as txn:
             for ref in refs:
                 try:
-                    record = self._find(draft, ref)
-                    draft.delete(int(record["id"]))
-                    deleted.append(int(record["id"]))
+                    txn.delete(txn.find(ref))
                     results.append(None)
                 except CredentialError as exc:
+                    txn.failed(str(ref), exc)
                     results.append(exc)
+            deleted = list(txn.touched)
         for credential_id in deleted:
             self._cache.forget(credential_id)
         return results
@@ -506,11 +533,11 @@ class CredentialManager:
     def health_check(self) -> HealthStatus:
         """Healthy, degraded (with issues) or unhealthy (with the error)."""
         try:
-            snapshot = self.storage.snapshot()
+            view = self.records.view()
             issues = list(self.storage.health_issues())
         except CredentialError as exc:
             return HealthStatus(HealthState.UNHEALTHY, (str(exc),))
-        key_created = snapshot.meta.get("data_key_created", snapshot.meta.get("created"))
+        key_created = view.meta.get("data_key_created", view.meta.get("created"))
         interval = self._config.encryption_config.key_rotation_interval
         if isinstance(key_created, int | float):
             age = dt.timedelta(seconds=time.time() - key_created)
@@ -523,9 +550,9 @@ class CredentialManager:
                     f"{format_duration(int(interval.total_seconds()))} (run `credctl rekey`)"
                 )
         broken = 0
-        for record in snapshot.records():
+        for credential in view.all():
             try:
-                _types().get_type(record["type"]).validate(record["data"])
+                SecretRecord.load(credential)
             except CredentialError:
                 broken += 1
         if broken:
@@ -535,25 +562,27 @@ class CredentialManager:
         return HealthStatus(HealthState.HEALTHY)
 
     def get_metrics(self) -> Metrics:
-        """Totals, cache hit rate (this process) and refresh times (journal)."""
-        snapshot = self.storage.snapshot()
+        """Totals, cache hit rate (this process) and refresh times (activity log)."""
+        view = self.records.view()
         by_type: dict[str, int] = {}
-        for record in snapshot.records():
-            by_type[record["type"]] = by_type.get(record["type"], 0) + 1
+        for credential in view.all():
+            by_type[credential.type] = by_type.get(credential.type, 0) + 1
         served = refreshes = 0
         refresh_ms: list[float] = []
-        for event in self.storage.usage_events():
-            if event.action == "get_token":
+        for activity in self.records.activities():
+            if not activity.ok:
+                continue
+            if activity.action == "get_token":
                 served += 1
-            elif event.action == "refresh":
+            elif activity.action == "refresh":
                 refreshes += 1
-                if event.duration_ms is not None:
-                    refresh_ms.append(event.duration_ms)
+                if activity.duration_ms is not None:
+                    refresh_ms.append(activity.duration_ms)
         average = (
             dt.timedelta(milliseconds=sum(refresh_ms) / len(refresh_ms)) if refresh_ms else None
         )
         return Metrics(
-            total_credentials=snapshot.count(),
+            total_credentials=view.count(),
             credentials_by_type=by_type,
             tokens_served=served,
             cache_hits=self._cache.hits,
@@ -564,39 +593,32 @@ class CredentialManager:
 
     def get_credential_metrics(self, ref: Ref) -> CredentialMetrics:
         """Usage count, last use and refreshes of one credential, across processes."""
-        credential_id = int(self._find(self.storage.snapshot(), ref)["id"])
-        usage = refreshes = 0
-        last_used = last_refreshed = None
-        for event in self.storage.usage_events():
-            if event.credential_id != credential_id:
+        credential = self.records.view().find(ref)
+        return self.usage_report([credential.id])[credential.id]
+
+    def usage_report(self, ids: Sequence[int] | None = None) -> dict[int, CredentialMetrics]:
+        """Every credential's usage (or those in `ids`), from one pass over the log."""
+        wanted = set(ids) if ids is not None else {c.id for c in self.records.view().all()}
+        counts: dict[int, list[Any]] = {i: [0, None, 0, None] for i in wanted}
+        for activity in self.records.activities():
+            entry = counts.get(activity.credential_id) if activity.credential_id else None
+            if entry is None or not activity.ok:
                 continue
-            if event.action in ("get_token", "get_field"):
-                usage += 1
-                last_used = event.at
-            elif event.action == "refresh":
-                refreshes += 1
-                last_refreshed = event.at
-        return CredentialMetrics(credential_id, usage, _from_unix(last_used), refreshes,
-                                 _from_unix(last_refreshed))  # fmt: skip
+            if activity.action in USE_ACTIONS:
+                entry[0] += 1
+                entry[1] = activity.at
+            elif activity.action == "refresh":
+                entry[2] += 1
+                entry[3] = activity.at
+        from credctl._time import from_unix
 
-    # -- internals -----------------------------------------------------------------
+        def moment(value: float | None) -> dt.datetime | None:
+            return from_unix(value) if value is not None else None
 
-    def _find(self, snapshot: StorageSnapshot, ref: Ref) -> Record:
-        return find_record(snapshot, ref)
-
-    def _resolve_id(self, ref: Ref) -> int:
-        credential_id = _as_id(ref)
-        if credential_id is not None:
-            return credential_id
-        return int(self._find(self.storage.snapshot(), ref)["id"])
-
-    def _check_access(self, record: Record, context: CredentialContext | None) -> None:
-        owner = record.get("owner", "local")
-        if context is not None and context.user_id is not None and owner != context.user_id:
-            raise AccessDenied(f"user {context.user_id!r} may not read this credential")
-
-    def _record(self, credential_id: int, action: str, duration_ms: float | None = None) -> None:
-        self.storage.record_usage(UsageEvent(credential_id, action, time.time(), duration_ms))
+        return {
+            i: CredentialMetrics(i, c[0], moment(c[1]), c[2], moment(c[3]))
+            for i, c in counts.items()
+        }
 
 
 class CredentialManagerBuilder:
@@ -606,39 +628,38 @@ class CredentialManagerBuilder:
         self._config = ManagerConfig()
         self._storage: CredentialStorage | None = None
 
-    def storage_backend(self, backend: StorageBackend) -> CredentialManagerBuilder:
+    def storage_backend(self, backend: StorageBackend) -> Self:
         """Where records live."""
-        self._config = _replace(self._config, storage_backend=backend)
+        self._config = self._config._replace(storage_backend=backend)
         return self
 
-    def vault_path(self, path: Path | str) -> CredentialManagerBuilder:
+    def vault_path(self, path: Path | str) -> Self:
         """Shorthand for ``storage_backend(StorageBackend.file(path))``."""
         return self.storage_backend(StorageBackend.file(path))
 
-    def storage(self, storage: CredentialStorage) -> CredentialManagerBuilder:
+    def storage(self, storage: CredentialStorage) -> Self:
         """Use an already-built storage object."""
         self._storage = storage
         return self
 
-    def cache_ttl(self, ttl: dt.timedelta) -> CredentialManagerBuilder:
+    def cache_ttl(self, ttl: dt.timedelta) -> Self:
         """How long a token stays in the in-process cache."""
         cache = self._config.cache_config
-        return self.cache_config(CacheConfig(cache.enabled, ttl, cache.max_size, cache.strategy,
-                                             cache.refresh_ahead))  # fmt: skip
+        return self.cache_config(cache._replace(ttl=ttl))
 
-    def cache_config(self, config: CacheConfig) -> CredentialManagerBuilder:
+    def cache_config(self, config: CacheConfig) -> Self:
         """The whole cache configuration."""
-        self._config = _replace(self._config, cache_config=config)
+        self._config = self._config._replace(cache_config=config)
         return self
 
-    def encryption_config(self, config: EncryptionConfig) -> CredentialManagerBuilder:
+    def encryption_config(self, config: EncryptionConfig) -> Self:
         """Encryption settings."""
-        self._config = _replace(self._config, encryption_config=config)
+        self._config = self._config._replace(encryption_config=config)
         return self
 
-    def enable_audit_logging(self) -> CredentialManagerBuilder:
-        """Record usage in the journal (on by default)."""
-        self._config = _replace(self._config, audit_logging=True)
+    def enable_audit_logging(self) -> Self:
+        """Record activity in the log (on by default)."""
+        self._config = self._config._replace(audit_logging=True)
         return self
 
     def build(self) -> CredentialManager:
@@ -669,178 +690,56 @@ def open_storage(backend: StorageBackend) -> CredentialStorage:
     return VaultStorage(Vault(path), EnvironmentUnlocker(prompt=terminal_prompt()))
 
 
-def _replace(config: ManagerConfig, **changes: Any) -> ManagerConfig:
-    return config._replace(**changes)
-
-
-def _as_id(ref: Ref) -> int | None:
-    if isinstance(ref, bool):
-        raise InvalidInput("a credential reference is a name or an id")
-    if isinstance(ref, int):
-        return ref
-    return int(ref) if ref.isdecimal() and ref.isascii() else None
-
-
 def _fresh_enough(token: Token, min_valid: dt.timedelta | None) -> bool:
     """A cached token may be served unless it is close to expiry (then the record decides)."""
     if token.expires_at is None:
         return True
+    from credctl._time import utc_now
     from credctl.oauth.expiry import REFRESH_AHEAD
 
     margin = max(dt.timedelta(seconds=REFRESH_AHEAD), min_valid or dt.timedelta(0))
     return token.expires_at - utc_now() > margin
 
 
-def find_record(snapshot: StorageSnapshot, ref: Ref) -> Record:
-    """The record `ref` names in `snapshot` (a decimal string is an id), or `NotFound`."""
-    credential_id = _as_id(ref)
-    if credential_id is not None:
-        record = snapshot.get_by_id(credential_id)
+def _token(secret: SecretRecord) -> Token:
+    header = secret.header()
+    expiry = secret.data.get("token_expiry") if secret.credential.type == "oauth2" else None
+    if expiry:
+        from credctl._time import parse_rfc3339
+
+        expires_at: dt.datetime | None = parse_rfc3339(str(expiry))
     else:
-        record = snapshot.get_by_name(str(ref))
-    if record is None:
-        raise NotFound(
-            f"no credential {'with id ' if credential_id is not None else ''}{str(ref)!r}",
-            hint="see `credctl list`",
-        )
-    return record
+        expires_at = None
+    return Token(
+        value=SecretValue(secret.token()),
+        credential_id=secret.credential.id,
+        token_type=secret.kind.name,
+        header=SecretValue(header) if header is not None else None,
+        expires_at=expires_at,
+    )
 
 
-def current_oauth_record(manager: CredentialManager, record: Record) -> Record:
-    """An oauth2 record whose access token is about to be handed out: renewed first when
-    it expires soon (under the vault lock), and `Expired` (exit 7) if it has expired and
-    could not be renewed, exactly as `get_token` decides."""
-    record = manager._renewed(record, None, True)
-    data = record.get("data")
-    if isinstance(data, dict):
-        _unexpired_until(record, data)
-    return record
+def _public(credential: StoredCredential) -> Credential:
+    """The public details of a stored credential (never its data)."""
+    from credctl._time import parse_rfc3339
+    from credctl.errors import VaultCorruptError
 
-
-def _unexpired_until(record: Record, data: dict[str, Any]) -> dt.datetime | None:
-    """The access token's expiry, or `Expired` if that moment has passed."""
-    if not data.get("token_expiry"):
-        return None
-    expires_at = from_rfc3339(str(data["token_expiry"]))
-    if expires_at <= utc_now():
-        raise Expired(
-            f"the access token of {record['name']!r} expired at {to_rfc3339(expires_at)}",
-            hint=_expired_hint(record),
-        )
-    return expires_at
-
-
-def _expired_hint(record: Record) -> str:
-    if record.get("type") != "oauth2":
-        return "store a new access token with `credctl update NAME --data-file -`"
-    from credctl.oauth import expiry
-    from credctl.oauth.refresh import login_command
-
-    if expiry.grant(record) is not None:
-        return f"renew it with `credctl refresh {record['name']}`"
-    return f"log in again: {login_command(str(record['name']), record)}"
-
-
-def _from_unix(value: float | None) -> dt.datetime | None:
-    return dt.datetime.fromtimestamp(value, dt.UTC) if value is not None else None
-
-
-def _is_text(value: object) -> bool:
-    """A str that can be stored as UTF-8 (no lone surrogates)."""
-    if not isinstance(value, str):
-        return False
     try:
-        value.encode()
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def _check_description(value: str) -> str:
-    if not _is_text(value) or len(value) > MAX_DESCRIPTION:
-        raise InvalidInput(
-            f"the description must be Unicode text of at most {MAX_DESCRIPTION} characters"
-        )
-    return value
-
-
-def _check_tags(values: Sequence[str]) -> list[str]:
-    if isinstance(values, str):
-        values = [values]
-    for tag in values:
-        if (
-            not _is_text(tag)
-            or not tag
-            or len(tag) > MAX_TAG_LENGTH
-            or any(ch.isspace() or ch == "," for ch in tag)
-        ):
-            shown = tag[:40] if _is_text(tag) else type(tag).__name__
-            raise InvalidInput(
-                f"invalid tag {shown!r}: tags are 1–{MAX_TAG_LENGTH} characters "
-                "without spaces or commas"
-            )
-    tags = list(dict.fromkeys(values))
-    if len(tags) > MAX_TAGS:
-        raise InvalidInput(f"at most {MAX_TAGS} tags are allowed")
-    return tags
-
-
-def _check_metadata(value: Mapping[str, Any]) -> dict[str, Any]:
-    if not isinstance(value, Mapping):
-        raise InvalidInput("metadata must be a JSON object")
-    try:
-        encoded = json.dumps(dict(value), allow_nan=False, ensure_ascii=False)
-        encoded.encode()
-    except (TypeError, ValueError, RecursionError):
-        raise InvalidInput(
-            "metadata must be JSON (strings, numbers, booleans, arrays, objects)"
-        ) from None
-    if len(encoded.encode()) > MAX_METADATA_BYTES:
-        raise InvalidInput("metadata is larger than 64 KiB")
-    return dict(json.loads(encoded))
-
-
-def load_record(record: Record) -> tuple[Any, dict[str, Any]]:
-    """A stored record's type and its data, re-checked by the type's own rules.
-
-    Records were authenticated when the vault was decrypted, so a failure here means
-    a body forged with the key or written by a buggy credctl: damage (exit 6), never
-    an internal error and never a half-valid token on stdout.
-    """
-    types = _types()
-    record_type, data = record.get("type"), record.get("data")
-    try:
-        if not isinstance(record_type, str) or not isinstance(data, dict):
-            raise InvalidInput("record has no type or no data object")
-        kind = types.get_type(record_type)
-        return kind, kind.validate(data)
-    except CredentialError as exc:
-        raise errors.VaultCorruptError(
-            f"credential record {record.get('id')!r} is malformed ({exc})",
-            hint="`credctl doctor` lists damaged records; backups are in VAULT.d/backups",
-        ) from None
-
-
-def _to_credential(record: Record) -> Credential:
-    try:
-        data = record.get("data")
-        if not isinstance(data, dict):
-            raise TypeError("data is not an object")
-        expiry = data.get("token_expiry") if record["type"] == "oauth2" else None
+        expiry = credential.data.get("token_expiry") if credential.type == "oauth2" else None
+        scopes = credential.data.get("scopes") if credential.type == "oauth2" else None
         return Credential(
-            id=int(record["id"]),
-            name=str(record["name"]),
-            credential_type=str(record["type"]),
-            description=str(record.get("description", "")),
-            tags=tuple(record.get("tags", ())),
-            metadata=dict(record.get("metadata", {})),
-            owner=str(record.get("owner", "local")),
-            created_at=from_rfc3339(record["created_at"]),
-            updated_at=from_rfc3339(record["updated_at"]),
-            token_expiry=from_rfc3339(expiry) if expiry else None,
-            version=int(record.get("version", 1)),
+            id=credential.id,
+            name=credential.name,
+            credential_type=credential.type,
+            description=credential.description,
+            tags=credential.tags,
+            metadata=dict(credential.metadata),
+            owner=credential.owner,
+            created_at=parse_rfc3339(credential.created_at),
+            updated_at=parse_rfc3339(credential.updated_at),
+            token_expiry=parse_rfc3339(expiry) if expiry else None,
+            version=credential.version,
+            scopes=tuple(scopes) if isinstance(scopes, list) else (),
         )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise errors.VaultCorruptError(
-            f"credential record {record.get('id')!r} is malformed"
-        ) from exc
+    except (TypeError, ValueError) as exc:
+        raise VaultCorruptError(f"credential record {credential.id!r} is malformed") from exc

@@ -13,27 +13,17 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from credctl import _time
 from credctl.secret import SecretValue
 
 CredentialId = int
 
 
-def utc_now() -> dt.datetime:
-    """The current time, timezone-aware UTC, to the second."""
-    return dt.datetime.now(dt.UTC).replace(microsecond=0)
-
-
-def to_rfc3339(moment: dt.datetime) -> str:
-    """A UTC timestamp as ``YYYY-MM-DDTHH:MM:SSZ``."""
-    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def from_rfc3339(text: str) -> dt.datetime:
-    """Parse an RFC 3339 timestamp (``Z`` or an offset) into aware UTC."""
-    moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-    if moment.tzinfo is None:
-        raise ValueError("timestamp has no time zone")
-    return moment.astimezone(dt.UTC)
+# One formatter and one strict parser for the whole package (credctl._time); the
+# names below are the public spellings the library has always offered.
+utc_now = _time.utc_now
+to_rfc3339 = _time.format_rfc3339
+from_rfc3339 = _time.parse_rfc3339
 
 
 class UserContext(NamedTuple):
@@ -101,6 +91,8 @@ class Credential(NamedTuple):
     updated_at: dt.datetime
     token_expiry: dt.datetime | None = None
     version: int = 1
+    #: oauth2: the scopes the provider granted (never secret).
+    scopes: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """The `show --json` object of SPEC §12."""
@@ -151,11 +143,14 @@ class CredentialUpdate(NamedTuple):
     tags: tuple[str, ...] | None = None
     metadata: Mapping[str, Any] | None = None
     data: Mapping[str, Any] | None = None
+    #: Single metadata entries to set (a None value removes one), applied under the lock
+    #: to what is stored then, after `metadata` (if given) replaced it.
+    metadata_changes: Mapping[str, Any] | None = None
 
     def __repr__(self) -> str:  # never the data: it holds secrets
         shown = ", ".join(
             f"{name}={getattr(self, name)!r}"
-            for name in ("name", "description", "tags", "metadata")
+            for name in ("name", "description", "tags", "metadata", "metadata_changes")
             if getattr(self, name) is not None
         )
         return f"CredentialUpdate({shown}{', data=***' if self.data is not None else ''})"
@@ -168,8 +163,10 @@ class CredentialUpdate(NamedTuple):
     def is_empty(self) -> bool:
         """True when the update changes nothing."""
         return all(
-            v is None for v in (self.name, self.description, self.tags, self.metadata, self.data)
-        )
+            v is None
+            for v in (self.name, self.description, self.tags, self.metadata, self.data,
+                      self.metadata_changes)
+        )  # fmt: skip
 
 
 class CredentialUpdateBuilder:
@@ -201,6 +198,11 @@ class CredentialUpdateBuilder:
         self._fields["metadata"] = dict(value)
         return self
 
+    def set_metadata(self, key: str, value: Any) -> CredentialUpdateBuilder:
+        """Set one metadata entry, keeping the others (None removes it)."""
+        self._fields.setdefault("metadata_changes", {})[key] = value
+        return self
+
     def data(self, value: Mapping[str, Any]) -> CredentialUpdateBuilder:
         """Replace the secret data (validated against the type)."""
         self._fields["data"] = dict(value)
@@ -219,6 +221,7 @@ class CredentialInput(NamedTuple):
     name: str | None = None
     description: str = ""
     tags: tuple[str, ...] = ()
+    metadata: Mapping[str, Any] | None = None
 
     @classmethod
     def api_key(
@@ -230,7 +233,8 @@ class CredentialInput(NamedTuple):
     def __repr__(self) -> str:  # never the data: it holds secrets
         return (
             f"CredentialInput(credential_type={self.credential_type!r}, data=***, "
-            f"name={self.name!r}, description={self.description!r}, tags={self.tags!r})"
+            f"name={self.name!r}, description={self.description!r}, tags={self.tags!r}, "
+            f"metadata={self.metadata!r})"
         )
 
 

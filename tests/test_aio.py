@@ -39,9 +39,9 @@ from tests.conftest import PASSPHRASE
 
 FAKE = "sk_fake_async_5ecret"
 CHEAP = KdfParams(19 * 1024, 2, 1)
-# Cheap configuration setters stay synchronous, as the seed's `pub fn set_…(&mut self)`.
-SYNCHRONOUS = {"new", "with_config", "builder", "set_storage_backend", "set_encryption_config",
-               "set_cache_config"}  # fmt: skip
+# Constructors stay synchronous; every other method is a coroutine (the setters too: they
+# wait, without blocking the loop, for a call in flight, as the seed's `&mut self` would).
+SYNCHRONOUS = {"new", "with_config", "builder"}
 ASYNC_ONLY = {"manager"}  # the wrapped synchronous manager
 
 
@@ -78,8 +78,25 @@ def public_names(cls: type) -> set[str]:
     return {name for name in dir(cls) if not name.startswith("_")}
 
 
-def signature(cls: type, name: str) -> inspect.Signature:
-    return inspect.signature(getattr(cls, name), eval_str=True)
+def _names() -> dict[str, Any]:
+    """Every name the managers' annotations use, some imported only for type checking."""
+    import credctl.aio
+    import credctl.manager
+    import credctl.model
+    import credctl.records.oauth
+    import credctl.records.store
+
+    namespace: dict[str, Any] = {}
+    for module in (credctl.model, credctl.manager, credctl.records.oauth, credctl.records.store,
+                   credctl.aio):  # fmt: skip
+        namespace.update(vars(module))
+    namespace["Path"] = Path
+    return namespace
+
+
+def signature(obj: Any, name: str | None = None) -> inspect.Signature:
+    target = getattr(obj, name) if name is not None else obj
+    return inspect.signature(target, globals=_names(), eval_str=True)
 
 
 def test_same_public_names_as_the_synchronous_manager() -> None:
@@ -107,8 +124,8 @@ def test_same_signature_as_the_synchronous_manager(name: str) -> None:
 
 
 def test_constructor_takes_what_the_synchronous_one_takes() -> None:
-    sync_params = inspect.signature(CredentialManager, eval_str=True).parameters
-    async_params = inspect.signature(AsyncCredentialManager, eval_str=True).parameters
+    sync_params = signature(CredentialManager).parameters
+    async_params = signature(AsyncCredentialManager).parameters
     assert {k: v for k, v in async_params.items() if k != "manager"} == dict(sync_params)
 
 
@@ -118,8 +135,13 @@ def test_builder_mirrors_the_synchronous_builder(name: str) -> None:
     sync_sig = signature(CredentialManagerBuilder, name)
     async_sig = signature(AsyncCredentialManagerBuilder, name)
     assert list(async_sig.parameters.values()) == list(sync_sig.parameters.values())
-    expected = AsyncCredentialManager if name == "build" else AsyncCredentialManagerBuilder
-    assert async_sig.return_annotation is expected
+    if name == "build":
+        assert async_sig.return_annotation is AsyncCredentialManager
+    else:  # `Self`: chaining on the async builder stays typed as the async builder
+        assert async_sig.return_annotation == sync_sig.return_annotation
+        assert getattr(AsyncCredentialManagerBuilder, name) is getattr(
+            CredentialManagerBuilder, name
+        )
 
 
 # -- construction -------------------------------------------------------------------------
@@ -216,8 +238,10 @@ def test_every_method(backend: StorageBackend) -> None:
 
         await manager.clear_cache_for(first)
         await manager.clear_cache()
-        manager.set_cache_config(CacheConfig(max_size=10))
-        manager.set_encryption_config(EncryptionConfig(key_rotation_interval=dt.timedelta(1)))
+        await manager.set_cache_config(CacheConfig(max_size=10))
+        await manager.set_encryption_config(
+            EncryptionConfig(key_rotation_interval=dt.timedelta(1))
+        )
         assert (await manager.health_check()).state is HealthState.HEALTHY
         metrics = await manager.get_metrics()
         assert metrics.total_credentials == 2
@@ -228,7 +252,7 @@ def test_every_method(backend: StorageBackend) -> None:
             await manager.get_credential(first)
 
     asyncio.run(main())
-    manager.set_storage_backend(StorageBackend.memory())
+    asyncio.run(manager.set_storage_backend(StorageBackend.memory()))
     assert asyncio.run(manager.list_credentials()) == []
 
 
@@ -264,9 +288,9 @@ def test_concurrent_gathers_on_a_vault(vault_file: Path) -> None:
 def test_concurrent_calls_with_a_tiny_cache_do_not_race() -> None:
     """The manager's cache is not thread-safe; the async manager runs calls one at a time."""
     manager = AsyncCredentialManager.builder().storage_backend(StorageBackend.memory()).build()
-    manager.set_cache_config(CacheConfig(max_size=1))
 
     async def main() -> None:
+        await manager.set_cache_config(CacheConfig(max_size=1))
         ids = [await manager.create_credential("token", {"token": f"t{i}"}) for i in range(3)]
         calls: list[Any] = []
         for i in range(300):
@@ -304,6 +328,105 @@ def test_the_event_loop_runs_while_storage_is_busy() -> None:
         return (await task).name
 
     assert asyncio.run(main()) == "gated"
+
+
+def test_a_setter_waits_for_a_call_in_flight_without_blocking_the_loop() -> None:
+    """The review found `set_cache_config` froze the loop while a storage call ran."""
+    gate = threading.Event()
+
+    class GatedStorage(MemoryStorage):
+        def snapshot(self) -> Any:
+            if not gate.wait(timeout=10):
+                raise AssertionError("the event loop was blocked while storage was busy")
+            return super().snapshot()
+
+    gate.set()
+    manager = AsyncCredentialManager(storage=GatedStorage())
+
+    async def main() -> list[str]:
+        credential_id = await manager.create_credential("token", {"token": FAKE}, name="g")
+        gate.clear()
+        order: list[str] = []
+
+        async def read() -> None:
+            await manager.get_credential(credential_id)
+            order.append("read")
+
+        async def configure() -> None:
+            await manager.set_cache_config(CacheConfig(max_size=5))
+            order.append("configured")
+
+        reading = asyncio.create_task(read())
+        await asyncio.sleep(0.01)
+        configuring = asyncio.create_task(configure())
+        await asyncio.sleep(0.05)  # the loop runs: this sleep returns while both wait
+        assert order == []
+        assert not configuring.done()
+        gate.set()  # only the loop can open it
+        await asyncio.gather(reading, configuring)
+        assert manager.config.cache_config.max_size == 5
+        return order
+
+    assert asyncio.run(main()) == ["read", "configured"]
+
+
+def test_a_cancelled_call_keeps_later_calls_waiting_until_its_thread_ends() -> None:
+    gate = threading.Event()
+    running = threading.Event()
+    inside = 0
+    overlapped = False
+
+    class GatedStorage(MemoryStorage):
+        def snapshot(self) -> Any:
+            nonlocal inside, overlapped
+            inside += 1
+            overlapped = overlapped or inside > 1
+            running.set()
+            gate.wait(timeout=10)
+            inside -= 1
+            return super().snapshot()
+
+    gate.set()
+    manager = AsyncCredentialManager(storage=GatedStorage())
+
+    async def main() -> None:
+        credential_id = await manager.create_credential("token", {"token": FAKE}, name="c")
+        gate.clear()
+        running.clear()
+        first = asyncio.create_task(manager.get_credential(credential_id))
+        while not running.is_set():
+            await asyncio.sleep(0.005)
+        first.cancel()
+        second = asyncio.create_task(manager.get_credential(credential_id))
+        await asyncio.sleep(0.05)
+        assert not second.done()
+        gate.set()
+        with pytest.raises(asyncio.CancelledError):
+            await first
+        assert (await second).name == "c"
+
+    asyncio.run(main())
+    assert not overlapped
+
+
+def test_mypy_checks_async_calls_against_the_synchronous_signatures(tmp_path: Path) -> None:
+    """No signature is copied by hand: a wrong argument to a coroutine is a mypy error."""
+    from mypy import api
+
+    usage = tmp_path / "usage.py"
+    usage.write_text(
+        "from credctl.aio import AsyncCredentialManager\n"
+        "async def main(manager: AsyncCredentialManager) -> None:\n"
+        "    token = await manager.get_token('github', refresh=True)\n"
+        "    reveal_type(token)\n"
+        "    await manager.get_token(42, refresh='yes')\n"
+        "    await manager.set_cache_config(max_size=3)\n"
+    )
+    stdout, _stderr, status = api.run(["--strict", "--no-incremental", str(usage)])
+    assert status == 1, stdout
+    assert "fallback=credctl.model.Token]" in stdout, stdout
+    assert 'usage.py:5: error: Argument "refresh" has incompatible type "str"' in stdout, stdout
+    assert 'usage.py:6: error: Unexpected keyword argument "max_size"' in stdout, stdout
 
 
 def test_unlocking_a_vault_does_not_block_the_event_loop(vault_file: Path) -> None:
@@ -344,4 +467,6 @@ def test_errors_are_raised_from_the_coroutine() -> None:
         with pytest.raises(kind):
             asyncio.run(make())
     with pytest.raises(InvalidInput):
-        manager.set_encryption_config(EncryptionConfig(key_rotation_interval=dt.timedelta(0)))
+        asyncio.run(
+            manager.set_encryption_config(EncryptionConfig(key_rotation_interval=dt.timedelta(0)))
+        )

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from credctl.cli.dotenv_file import parse_dotenv
+from credctl.dotenv_file import parse_dotenv
 from credctl.errors import InvalidInput
 from tests.conftest import PASSPHRASE, RunCli, assert_no_traceback, credctl_command
 

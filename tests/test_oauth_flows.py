@@ -198,32 +198,31 @@ def stored(manager: CredentialManager, name: str) -> dict[str, Any]:
 def test_window_is_60_seconds_but_at_most_half_the_lifetime(
     lifetime: int | None, window: float
 ) -> None:
-    record = {"data": {}, "oauth": {"lifetime": lifetime} if lifetime else {}}
-    assert expiry.window(record) == window
+    assert expiry.window({"lifetime": lifetime} if lifetime else {}) == window
 
 
 def test_needs_refresh_inside_the_window_or_min_valid_only() -> None:
     now = 1_000_000.0
     moment = dt.datetime.fromtimestamp(now + 30, dt.UTC)
-    record = {"data": {"access_token": "x", "token_expiry": to_rfc3339(moment)},
-              "oauth": {"lifetime": 3600}}  # fmt: skip
-    assert expiry.needs_refresh(record, now=now)
-    assert not expiry.needs_refresh(record, now=now - 60)
-    assert expiry.needs_refresh(record, now=now - 60, min_valid=120)
-    assert not expiry.needs_refresh({"data": {"access_token": "x"}}, now=now)  # no expiry
-    assert expiry.needs_refresh({"data": {}}, now=now)  # no token yet
+    data = {"access_token": "x", "token_expiry": to_rfc3339(moment)}
+    state = {"lifetime": 3600}
+    assert expiry.needs_refresh(data, state, now=now)
+    assert not expiry.needs_refresh(data, state, now=now - 60)
+    assert expiry.needs_refresh(data, state, now=now - 60, min_valid=120)
+    assert not expiry.needs_refresh({"access_token": "x"}, {}, now=now)  # no expiry
+    assert expiry.needs_refresh({}, {}, now=now)  # no token yet
 
 
 def test_which_grant_renews_a_record() -> None:
-    assert expiry.grant({"data": {"refresh_token": "r", "token_url": "https://x/t"}}) == (
+    assert expiry.grant({"refresh_token": "r", "token_url": "https://x/t"}, {}) == (
         "refresh_token"
     )
-    assert expiry.grant({"data": {"refresh_token": "r", "provider": "github"}}) == "refresh_token"
-    assert expiry.grant({"data": {"refresh_token": "r"}}) is None  # nowhere to use it
+    assert expiry.grant({"refresh_token": "r", "provider": "github"}, {}) == "refresh_token"
+    assert expiry.grant({"refresh_token": "r"}, {}) is None  # nowhere to use it
     machine = {"client_id": "c", "client_secret": "s", "token_url": "https://x/token"}
-    assert expiry.grant({"data": machine}) == "client_credentials"
-    assert expiry.grant({"data": machine, "oauth": {"grant": "authorization_code"}}) is None
-    assert expiry.grant({"data": {"access_token": "a"}}) is None
+    assert expiry.grant(machine, {}) == "client_credentials"
+    assert expiry.grant(machine, {"grant": "authorization_code"}) is None
+    assert expiry.grant({"access_token": "a"}, {}) is None
 
 
 # -- endpoints -------------------------------------------------------------------------
@@ -592,16 +591,15 @@ def test_refresh_all_expired_renews_only_what_needs_it(
     with pytest.raises(RefreshFailed, match="could not refresh 1 of 2: 'd'") as caught:
         manager.refresh_all_expired()
     assert caught.value.hint == "log in again: credctl oauth login d"
-    assert not expiry.needs_refresh(stored(manager, "a"))  # a was renewed all the same
+    renewed = stored(manager, "a")
+    assert not expiry.needs_refresh(renewed["data"], renewed["oauth"])  # renewed all the same
 
 
 def test_client_credentials_are_fetched_again_when_they_expire(
     manager: CredentialManager, fake: FakeProvider
 ) -> None:
-    from credctl.oauth.client_credentials import store_client
-
-    store_client(manager, "bot", client_id="machine", client_secret="FAKE-secret",
-                 token_url=f"{ISSUER}/token", scopes=["api"])  # fmt: skip
+    manager.login_client_credentials("bot", client_id="machine", client_secret="FAKE-secret",
+                                     token_url=f"{ISSUER}/token", scopes=["api"])  # fmt: skip
     first = manager.get_token("bot").value.expose()
     assert stored(manager, "bot")["oauth"]["grant"] == "client_credentials"
     age(manager, "bot", -1)

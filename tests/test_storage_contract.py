@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from credctl.storage import CredentialStorage, UsageEvent
+from credctl.records.activity import Activity
+from credctl.storage import ActivityStorage, CredentialStorage
 from credctl.storage.memory import MemoryStorage
 from credctl.storage.vault_storage import VaultStorage
 from credctl.testing import StorageBackendTests
@@ -63,9 +64,11 @@ class TestVaultStorage(StorageBackendTests):
         storage = self.make_storage()
         path = self.vault_file().path
         before, mtime = path.read_bytes(), path.stat().st_mtime_ns
-        storage.record_usage(UsageEvent(1, "get_token", 1_700_000_000.0))
+        assert isinstance(storage, ActivityStorage)
+        storage.activity_log().append(Activity("get_token", 1, at=1_700_000_000.0))
         assert path.read_bytes() == before
         assert path.stat().st_mtime_ns == mtime
-        assert list(self.reopen_storage(storage).usage_events()) == [
-            UsageEvent(1, "get_token", 1_700_000_000.0)
-        ]
+        reopened = self.reopen_storage(storage)
+        assert isinstance(reopened, ActivityStorage)
+        [read] = reopened.activity_log().activities()
+        assert (read.action, read.credential_id, read.at) == ("get_token", 1, 1_700_000_000.0)

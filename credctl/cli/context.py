@@ -50,7 +50,7 @@ class CliContext:
         # One command is one process: a token cache could never hit, so none is built.
         config = ManagerConfig(cache_config=CacheConfig(enabled=False))
         storage = VaultStorage(self.vault(), unlocker or self.unlocker())
-        return CredentialManager(config, storage=storage)
+        return CredentialManager(config, storage=storage, origin="cli")
 
     def unlocker(self, *, passphrase_only: bool = False) -> EnvironmentUnlocker:
         """The standard unlock sources, with a prompt only on a terminal."""

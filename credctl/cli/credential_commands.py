@@ -15,6 +15,7 @@ import typer
 
 from credctl.cli import output
 from credctl.cli.context import CliContext
+from credctl.cli.options import JsonOption, RefArgument
 from credctl.cli.tables import print_table, printable
 from credctl.model import to_rfc3339
 from credctl.types import get_type
@@ -24,45 +25,6 @@ if TYPE_CHECKING:
 
 # Help lists the built-in types by name so that building it never scans plugins.
 BUILTIN_TYPES = ("api_key", "token", "basic_auth", "oauth2", "smtp", "custom")
-
-FieldOption = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--field",
-        "-f",
-        metavar="KEY=VALUE",
-        help="A field of the data. Secret fields only as KEY=@FILE, KEY=@- (stdin) or "
-        "KEY=env:VAR; leave one out to be asked at a hidden prompt.",
-        show_default=False,
-    ),
-]
-DataFileOption = Annotated[
-    str | None,
-    typer.Option(
-        "--data-file",
-        metavar="FILE|-",
-        help="The data as one JSON object, from FILE or stdin (-).",
-        show_default=False,
-    ),
-]
-TagOption = Annotated[
-    list[str] | None,
-    typer.Option("--tag", "-t", metavar="TAG", help="A tag (repeatable).", show_default=False),
-]
-MetaOption = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--meta",
-        metavar="KEY=VALUE",
-        help="A metadata entry, stored as a string (repeatable). Never secret.",
-        show_default=False,
-    ),
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="JSON for scripts.")]
-RefArgument = Annotated[
-    str,
-    typer.Argument(metavar="NAME|ID", help="Credential name or numeric id.", show_default=False),
-]
 
 
 def register(app: typer.Typer) -> None:

@@ -8,7 +8,7 @@ import typer
 
 from credctl.cli import output
 from credctl.cli.context import CliContext
-from credctl.cli.credential_commands import RefArgument
+from credctl.cli.options import RefArgument
 from credctl.cli.secret_input import InputContext, parse_metadata, read_data_file
 from credctl.errors import ExitCode, UsageError
 from credctl.model import CredentialUpdate
@@ -96,16 +96,20 @@ def update_command(
     entries = parse_metadata(meta or [])
     manager = cli.manager()
     current = manager.get_credential(ref)  # unlocks and checks `ref` before reading input
-    metadata: dict[str, Any] | None = None
-    if meta or clear_meta:
-        metadata = {} if clear_meta else dict(current.metadata)
-        metadata.update(entries)
+    # Entries are merged by the record layer under the vault lock, into what is stored
+    # then: concurrent `update --meta` of different keys all survive.
+    metadata: dict[str, Any] | None = {} if clear_meta else None
     data = None
     if data_file is not None:
         data = read_data_file(data_file, InputContext.from_process(cli.stdin_is_tty))
     tags: tuple[str, ...] | None = () if clear_tags else (tuple(tag) if tag else None)
     update = CredentialUpdate(
-        name=new_name, description=description, tags=tags, metadata=metadata, data=data
+        name=new_name,
+        description=description,
+        tags=tags,
+        metadata=metadata,
+        data=data,
+        metadata_changes=entries or None,
     )
     manager.update_credential(current.id, update)
     what = [
@@ -114,7 +118,7 @@ def update_command(
             ("name", new_name),
             ("description", description),
             ("tags", tags),
-            ("metadata", metadata),
+            ("metadata", metadata if metadata is not None else (entries or None)),
             ("data", data),
         )
         if value is not None
@@ -149,7 +153,7 @@ def delete_command(
     cli: CliContext = ctx.obj
     manager = cli.manager()
     if cli.stdin_is_tty and not yes:
-        manager.storage.snapshot()  # unlock before asking, so a locked vault fails first
+        manager.unlock()  # before asking, so a locked vault fails first
         listed = ", ".join(shown(ref) for ref in refs)
         if not typer.confirm(f"Delete {len(refs)} credential(s): {listed}?", err=True):
             output.info("nothing was deleted", quiet=cli.quiet)

@@ -1,6 +1,6 @@
 """`credctl env`: export lines for ``eval``, in the syntax ``--shell`` names.  Fast path.
 
-The words are resolved by `credctl.cli.env_mapping` (shared with ``exec``): one
+The words are resolved by `credctl.env_export` (shared with ``exec``): one
 vault read for all of them, every check made before anything is printed.  The
 text comes from the chosen `credctl.shell` format and reaches stdout in one
 write, as UTF-8 whatever the locale says, so a failing command prints nothing
@@ -24,7 +24,7 @@ _USAGE = (
 def run_env(cli: CliContext, values: dict[str, Any]) -> int:
     """Print the variables of the credentials named in ``values["refs"]``."""
     from credctl import shell
-    from credctl.cli.env_mapping import resolve
+    from credctl.env_export import resolve
 
     words: list[str] = list(values.get("refs") or [])
     if not words:

@@ -28,7 +28,7 @@ from typing import Any, Final
 
 from credctl.cli import output
 from credctl.cli.context import CliContext
-from credctl.cli.env_mapping import Resolution, resolve, secret_bytes
+from credctl.env_export import Resolution, resolve, secret_bytes
 from credctl.errors import UsageError
 from credctl.exec.launch import CommandError, exit_like, find_program, replace_process
 

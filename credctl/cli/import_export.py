@@ -11,7 +11,6 @@ a passphrase of its own: ``credctl --vault FILE list`` opens it and
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Final
 
@@ -27,16 +26,22 @@ from credctl.errors import (
     VaultExistsError,
     VaultLockedError,
 )
-from credctl.model import CredentialInput, CredentialUpdate
+from credctl.importing import (
+    FORMATS,
+    VAULT_MAGIC,
+    ImportItem,
+    guess_format,
+    is_vault_file,
+    items_from_dotenv,
+    items_from_json,
+    items_from_records,
+)
 from credctl.types.names import shown
 
 if TYPE_CHECKING:
     from credctl.vault.store import OpenVault, Vault
 
-FORMATS: Final = ("json", "dotenv", "vault")
 MAX_IMPORT: Final = 64 * 1024 * 1024
-VAULT_MAGIC: Final = "credctl\x00"
-ITEM_KEYS: Final = ("name", "credential_type", "credential_data", "description", "tags")
 # Vault settings that belong to one vault file and are not copied into a backup.
 OWN_SETTINGS: Final = frozenset({"created", "data_key_created", "last_slot_id"})
 
@@ -45,17 +50,6 @@ def register(app: typer.Typer) -> None:
     """Add `import` and `export` to the root app."""
     app.command("import")(import_command)
     app.command("export")(export_command)
-
-
-@dataclass
-class ImportItem:
-    """One credential to import, or the reason it cannot be."""
-
-    label: str
-    request: CredentialInput | None = None
-    failure: CredentialError | None = None
-    metadata: dict[str, Any] = field(default_factory=dict)
-    created: int | None = None
 
 
 def import_command(
@@ -143,7 +137,7 @@ def import_command(
         )
     manager = cli.manager()
     if chosen == "vault":
-        manager.storage.snapshot()  # unlock the target first: fail before asking twice
+        manager.unlock()  # the target first: fail before asking for the backup's passphrase
         items = items_from_backup(cli, Path(source), passphrase_file)
     elif passphrase_file is not None:
         raise UsageError("--passphrase-file applies to backup vaults only")
@@ -158,30 +152,13 @@ def import_command(
         return 0
     valid = [item for item in items if item.request is not None]
     requests = [item.request for item in valid if item.request is not None]
-    results = manager.batch_create(requests) if requests else []
+    results = manager.batch_create(requests, action="import") if requests else []
     for item, result in zip(valid, results, strict=True):
         if isinstance(result, CredentialError):
             item.failure = result
         else:
             item.created = result
-    for item in valid:
-        if item.created is not None and item.metadata:
-            manager.update_credential(item.created, CredentialUpdate(metadata=item.metadata))
     return report_import(cli, items, as_json=as_json)
-
-
-def is_vault_file(source: str) -> bool:
-    """True when `source` starts with the vault file's magic bytes."""
-    try:
-        with Path(source).expanduser().open("rb") as handle:
-            return handle.read(len(VAULT_MAGIC)) == VAULT_MAGIC.encode()
-    except OSError:
-        return False  # reading it as text reports the problem with the path
-
-
-def guess_format(text: str) -> str:
-    """json when the first character (after white space) is '[' or '{', else dotenv."""
-    return "json" if text.lstrip("\ufeff \t\r\n").startswith(("[", "{")) else "dotenv"
 
 
 def report_import(cli: CliContext, items: list[ImportItem], *, as_json: bool) -> int:
@@ -210,80 +187,10 @@ def report_import(cli: CliContext, items: list[ImportItem], *, as_json: bool) ->
     return code
 
 
-def items_from_json(text: str) -> list[ImportItem]:
-    """REST create bodies; a body that is malformed fails alone."""
-    import json
-
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InvalidInput(
-            f"the import file is not valid JSON ({exc.msg} at line {exc.lineno}, "
-            f"column {exc.colno}); nothing was imported"
-        ) from None
-    except (ValueError, RecursionError):
-        raise InvalidInput("the import file is not valid JSON; nothing was imported") from None
-    if not isinstance(document, list):
-        raise InvalidInput(
-            "the import file must hold a JSON array of credentials; nothing was imported",
-            hint='[{"name": "github", "credential_type": "token", '
-            '"credential_data": {"token": "…"}}]',
-        )
-    items = []
-    for number, body in enumerate(document, start=1):
-        name = body.get("name") if isinstance(body, dict) else None
-        label = f"item {number}" + (f" ({shown(name)})" if isinstance(name, str) else "")
-        try:
-            items.append(ImportItem(label, _json_request(body)))
-        except CredentialError as exc:
-            items.append(ImportItem(label, failure=exc))
-    return items
-
-
-def _json_request(body: object) -> CredentialInput:
-    if not isinstance(body, dict):
-        raise InvalidInput("an item must be a JSON object")
-    unknown = [key for key in body if key not in ITEM_KEYS]
-    if unknown:
-        raise InvalidInput(
-            f"unknown key {shown(str(unknown[0]))}; an item has {', '.join(ITEM_KEYS)}"
-        )
-    name, kind = body.get("name"), body.get("credential_type")
-    data, description = body.get("credential_data"), body.get("description", "")
-    tags = body.get("tags", [])
-    if name is not None and not isinstance(name, str):
-        raise InvalidInput("'name' must be a string")
-    if not isinstance(kind, str):
-        raise InvalidInput("'credential_type' is missing or not a string")
-    if not isinstance(data, dict):
-        raise InvalidInput("'credential_data' is missing or not a JSON object")
-    if not isinstance(description, str):
-        raise InvalidInput("'description' must be a string")
-    if not isinstance(tags, list):
-        raise InvalidInput("'tags' must be an array of strings")
-    return CredentialInput(kind, data, name, description, tuple(tags))
-
-
-def items_from_dotenv(text: str) -> list[ImportItem]:
-    """One `token` credential per binding, named after its key."""
-    from credctl.cli.dotenv_file import parse_dotenv
-
-    items = []
-    for binding in parse_dotenv(text):
-        label = f"line {binding.line} ({shown(binding.key)})"
-        if binding.value is None:
-            failure = InvalidInput("the key has no '=' and so no value")
-            items.append(ImportItem(label, failure=failure))
-            continue
-        request = CredentialInput("token", {"token": binding.value}, binding.key)
-        items.append(ImportItem(label, request))
-    return items
-
-
 def items_from_backup(
     cli: CliContext, path: Path, passphrase_file: Path | None
 ) -> list[ImportItem]:
-    """Every record of a backup vault, with its metadata for a follow-up update."""
+    """Every record of a backup vault, with its metadata."""
     from credctl.vault import EnvironmentUnlocker, Vault, terminal_prompt
 
     env = {
@@ -301,22 +208,9 @@ def items_from_backup(
         )
     backup = Vault(path.expanduser())
     opened = backup.open(EnvironmentUnlocker(env=env, prompt=prompt, passphrase_only=True))
-    items = []
-    for _credential_id, name, record in opened.body.entries():
-        label = shown(name)
-        try:
-            request = CredentialInput(
-                str(record["type"]),
-                dict(record["data"]),
-                name,
-                str(record.get("description", "")),
-                tuple(record.get("tags", ())),
-            )
-        except (KeyError, TypeError, ValueError):
-            items.append(ImportItem(label, failure=InvalidInput("the record is malformed")))
-            continue
-        items.append(ImportItem(label, request, metadata=dict(record.get("metadata") or {})))
-    return items
+    return items_from_records(
+        (name, record) for _credential_id, name, record in opened.body.entries()
+    )
 
 
 def export_command(

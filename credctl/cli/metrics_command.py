@@ -129,40 +129,7 @@ def credential_row(credential: Credential, metrics: CredentialMetrics) -> dict[s
 
 
 def all_rows(manager: CredentialManager) -> list[dict[str, Any]]:
-    """Every credential's numbers from one pass over the journal.
-
-    `get_credential_metrics` per credential would re-read the vault and the
-    journal once per credential; this counts the same events (see
-    `CredentialManager.get_credential_metrics`) in one pass.
-    """
-    import datetime as dt
-
+    """Every credential's numbers, from one pass over the activity log."""
     credentials = manager.list_credentials()
-    counts: dict[int, list[Any]] = {c.id: [0, None, 0, None] for c in credentials}
-    for event in manager.storage.usage_events():
-        entry = counts.get(event.credential_id)
-        if entry is None:
-            continue
-        if event.action in ("get_token", "get_field"):
-            entry[0] += 1
-            entry[1] = event.at
-        elif event.action == "refresh":
-            entry[2] += 1
-            entry[3] = event.at
-
-    def moment(value: float | None) -> dt.datetime | None:
-        return dt.datetime.fromtimestamp(value, dt.UTC) if value is not None else None
-
-    return [
-        credential_row(
-            c,
-            CredentialMetrics(
-                c.id,
-                counts[c.id][0],
-                moment(counts[c.id][1]),
-                counts[c.id][2],
-                moment(counts[c.id][3]),
-            ),
-        )
-        for c in credentials
-    ]
+    report = manager.usage_report([c.id for c in credentials])
+    return [credential_row(c, report[c.id]) for c in credentials]

@@ -220,7 +220,6 @@ def login_command(
     9 invalid options, 10 the provider could not be reached.
     """
     from credctl.durations import parse_duration
-    from credctl.oauth.flows import previous_settings
 
     cli: CliContext = ctx.obj
     from credctl.types import validate_name
@@ -228,7 +227,7 @@ def login_command(
     validate_name(name)
     seconds = parse_duration(timeout, option="--timeout")
     manager = cli.manager()
-    stored = previous_settings(manager, name)
+    stored = manager.login_settings(name)
     secret = read_client_secret(client_secret, cli, required=False)
     endpoints_given = any((provider, issuer, auth_url, token_url))
     given: dict[str, Any] = {
@@ -290,8 +289,7 @@ def _report_login(
         f"logged in: oauth2 {shown(credential.name)} (id {credential_id}) is stored",
         quiet=cli.quiet,
     )
-    record = manager.storage.snapshot().get_by_id(credential_id) or {}
-    granted = record.get("data", {}).get("scopes") or []
+    granted = credential.scopes
     missing = [scope for scope in asked or () if granted and scope not in granted]
     if missing:
         # Providers drop scopes they do not know, silently (oidc-provider does).
@@ -329,7 +327,6 @@ def client_credentials_command(
       credctl oauth client-credentials ci-bot --issuer https://login.example.com \\
           --client-id ci-bot --client-secret env:CI_BOT_SECRET --scope api
     """
-    from credctl.oauth.client_credentials import store_client
     from credctl.types import validate_name
 
     cli: CliContext = ctx.obj
@@ -343,8 +340,7 @@ def client_credentials_command(
     secret = read_client_secret(client_secret, cli, required=True)
     assert secret is not None
     manager = cli.manager()
-    credential_id = store_client(
-        manager,
+    credential_id = manager.login_client_credentials(
         name,
         client_id=client_id,
         client_secret=secret,
@@ -395,9 +391,7 @@ def refresh_command(
         until = f"; valid until {expiry:%Y-%m-%dT%H:%M:%SZ}" if expiry else ""
         output.info(f"refreshed {shown(credential.name)}{until}", quiet=cli.quiet)
         return
-    from credctl.oauth.refresh import refresh_expired
-
-    report = refresh_expired(manager)
+    report = manager.refresh_expired()
     for credential_id in report.refreshed:
         output.info(f"refreshed {shown(manager.get_credential(credential_id).name)}",
                     quiet=cli.quiet)  # fmt: skip

@@ -4,7 +4,7 @@
 token endpoint, scopes) and fetches its first access token at once, which proves the
 settings work.  Later the token is fetched again on demand: `credctl.oauth.expiry`
 knows such a record by its ``client_credentials`` grant, and `credctl.oauth.refresh`
-re-fetches under the vault lock, like a refresh.
+re-fetches under the vault lock, like a refresh.  Storing is the record layer's job.
 """
 
 from __future__ import annotations
@@ -13,11 +13,10 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from credctl.errors import CredentialError, InvalidInput, RefreshFailed, ServiceUnavailable
-from credctl.model import UserContext
 from credctl.oauth._client import OAuthErrorMapper
 
 if TYPE_CHECKING:
-    from credctl.manager import CredentialManager
+    from credctl.oauth.records import Login
 
 
 def fetch(
@@ -62,8 +61,7 @@ def fetch(
     return token
 
 
-def store_client(
-    manager: CredentialManager,
+def first_login(
     name: str,
     *,
     client_id: str,
@@ -74,12 +72,12 @@ def store_client(
     scopes: Sequence[str] = (),
     auth_method: str = "client_secret_basic",
     description: str = "",
-    context: UserContext | None = None,
-) -> int:
-    """Fetch a first token with these client settings and store them; the credential id."""
+) -> Login:
+    """Fetch a first token with these client settings: the login to store."""
     from credctl.oauth._client import token_data
     from credctl.oauth.providers import resolve
-    from credctl.oauth.records import oauth_state, store_login
+    from credctl.oauth.records import Login, oauth_state
+    from credctl.oauth.refresh import TokenSet
     from credctl.types import validate_name
 
     validate_name(name)
@@ -87,22 +85,14 @@ def store_client(
         raise InvalidInput("a machine client needs a client id and a client secret")
     if auth_method not in ("client_secret_basic", "client_secret_post"):
         raise InvalidInput("the auth method must be client_secret_basic or client_secret_post")
-    existing = manager.storage.snapshot().get_by_name(name)
-    if existing is not None and existing.get("type") != "oauth2":
-        from credctl.errors import DuplicateCredential
-
-        raise DuplicateCredential(
-            f"a {existing.get('type')} credential named {name!r} already exists"
-        )
     endpoints = resolve(provider=provider, issuer=issuer, token_url=token_url)
     token = fetch(
         endpoints.token_endpoint, client_id, client_secret, list(scopes), auth_method=auth_method
     )
-    tokens, lifetime = token_data(token)
-    tokens.pop("refresh_token", None)  # RFC 6749 §4.4.3: none SHOULD be issued; none is used
-    tokens.setdefault("scopes", list(scopes))
-    return store_login(
-        manager,
+    fields, lifetime = token_data(token)
+    fields.pop("refresh_token", None)  # RFC 6749 §4.4.3: none SHOULD be issued; none is used
+    fields.setdefault("scopes", list(scopes))
+    return Login(
         name=name,
         settings={
             "client_id": client_id,
@@ -111,8 +101,7 @@ def store_client(
             "issuer": issuer,
             "provider": provider,
         },
-        tokens=tokens,
+        tokens=TokenSet(fields, lifetime),
         state=oauth_state("client_credentials", lifetime, auth_method),
-        context=context,
         description=description,
     )

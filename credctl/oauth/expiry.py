@@ -6,59 +6,55 @@ this module must stay cheap to import: no authlib, no httpx (SPEC §8).
 The refresh-ahead window is 60 s, but never more than half the token's lifetime
 (SPEC §12): a provider that issues 10-second tokens gets them renewed in their last
 5 seconds, not on every call.  The lifetime (``expires_in`` of the last token
-response) is kept beside the secret data in the record's non-secret ``oauth`` state,
+response) is kept beside the secret data in the record's non-secret OAuth state,
 together with the grant that obtained the tokens::
 
-    record["oauth"] = {"grant": "authorization_code" | "device_code" | "client_credentials",
-                       "lifetime": 3600, "auth_method": "none" | "client_secret_basic" | …}
+    {"grant": "authorization_code" | "device_code" | "client_credentials",
+     "lifetime": 3600, "auth_method": "none" | "client_secret_basic" | …}
+
+Every function takes the credential's `data` (its fields) and `state` (that dict).
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import Any, Final
 
-from credctl.model import from_rfc3339
+from credctl._time import parse_rfc3339
 
-#: The record key of the non-secret OAuth state (never secret data: that is in ``data``).
-STATE_KEY: Final = "oauth"
 #: Seconds before expiry at which a token is renewed (capped at half its lifetime).
 REFRESH_AHEAD: Final = 60.0
 
-
-def state(record: dict[str, Any]) -> dict[str, Any]:
-    """The record's OAuth state, or an empty dict (hand-made credentials have none)."""
-    value = record.get(STATE_KEY)
-    return value if isinstance(value, dict) else {}
+Data = Mapping[str, Any]
 
 
-def lifetime(record: dict[str, Any]) -> float | None:
+def lifetime(state: Data) -> float | None:
     """How long the provider said the current access token lives, in seconds."""
-    value = state(record).get("lifetime")
+    value = state.get("lifetime")
     if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
         return float(value)
     return None
 
 
-def window(record: dict[str, Any]) -> float:
+def window(state: Data) -> float:
     """The refresh-ahead window in seconds: 60, or half the lifetime when that is less."""
-    life = lifetime(record)
+    life = lifetime(state)
     return min(REFRESH_AHEAD, life / 2) if life is not None else REFRESH_AHEAD
 
 
-def expires_at(record: dict[str, Any]) -> float | None:
+def expires_at(data: Data) -> float | None:
     """When the access token expires (unix seconds), or None when it does not say."""
-    data = record.get("data")
-    expiry = data.get("token_expiry") if isinstance(data, dict) else None
+    expiry = data.get("token_expiry")
     if not isinstance(expiry, str) or not expiry:
         return None
     try:
-        return from_rfc3339(expiry).timestamp()
+        return parse_rfc3339(expiry).timestamp()
     except ValueError:
         return None
 
 
-def grant(record: dict[str, Any]) -> str | None:
+def grant(data: Data, state: Data) -> str | None:
     """How a new access token can be had: ``refresh_token``, ``client_credentials`` or None.
 
     A record with a refresh token and a token endpoint (``token_url``, or a ``provider``
@@ -66,12 +62,9 @@ def grant(record: dict[str, Any]) -> str | None:
     client-credentials``, or made by hand with ``client_id``, ``client_secret`` and
     ``token_url`` and no refresh token) fetches a new token.
     """
-    data = record.get("data")
-    if not isinstance(data, dict):
-        return None
     if data.get("refresh_token"):
         return "refresh_token" if data.get("token_url") or data.get("provider") else None
-    kind = state(record).get("grant")
+    kind = state.get("grant")
     machine = all(data.get(field) for field in ("client_id", "client_secret", "token_url"))
     if machine and kind in (None, "client_credentials"):
         return "client_credentials"
@@ -79,24 +72,22 @@ def grant(record: dict[str, Any]) -> str | None:
 
 
 def needs_refresh(
-    record: dict[str, Any], *, min_valid: float = 0.0, now: float | None = None
+    data: Data, state: Data, *, min_valid: float = 0.0, now: float | None = None
 ) -> bool:
     """True when the token is missing, or expires within the window (or `min_valid`)."""
-    data = record.get("data")
-    if not isinstance(data, dict) or not data.get("access_token"):
+    if not data.get("access_token"):
         return True
-    expiry = expires_at(record)
+    expiry = expires_at(data)
     if expiry is None:
         return False
     now = time.time() if now is None else now
-    return expiry - now <= max(window(record), min_valid)
+    return expiry - now <= max(window(state), min_valid)
 
 
-def valid_for(record: dict[str, Any], seconds: float = 0.0, *, now: float | None = None) -> bool:
+def valid_for(data: Data, seconds: float = 0.0, *, now: float | None = None) -> bool:
     """True when there is an access token that stays valid for `seconds` more."""
-    data = record.get("data")
-    if not isinstance(data, dict) or not data.get("access_token"):
+    if not data.get("access_token"):
         return False
-    expiry = expires_at(record)
+    expiry = expires_at(data)
     now = time.time() if now is None else now
     return expiry is None or expiry - now > seconds

@@ -1,10 +1,10 @@
-"""Pending interactive logins, kept in the vault until they are completed or expire.
+"""Interactive logins, the protocol side: prepare, check the callback, finish.
 
-`start` resolves the provider's endpoints, prepares the authorization request (PKCE
-S256, a 256-bit `state`) or asks for a device code, and saves the flow in the vault's
-settings under ``oauth_flows``: the PKCE verifier and the device code are secrets, and
-the vault is encrypted.  `complete` takes the flow back out and checks the callback
-before anything is exchanged:
+`prepare` resolves the provider's endpoints and prepares the authorization request
+(PKCE S256, a 256-bit `state`) or asks for a device code; the record layer keeps
+the pending flow in the vault's settings (the PKCE verifier and the device code
+are secrets, and the vault is encrypted) until `take` removes it again for a
+callback, which is checked before anything is exchanged:
 
 - an unknown flow id, or a `state` that is not the flow's (compared in constant time),
   is `InvalidCallback` and leaves the flow pending: a forged request must not cancel
@@ -15,8 +15,9 @@ before anything is exchanged:
   `AccessDenied`; nothing is stored;
 - a flow past its expiry is `FlowExpired`, and removed.
 
-The code is then exchanged with authlib (``fetch_token`` with the verifier), or the
-device code polled for, and the tokens are stored as an oauth2 credential.
+`finish` then exchanges the code with authlib (``fetch_token`` with the verifier), or
+polls for the device code, and returns the `Login` the record layer stores.  Nothing
+here opens storage.
 """
 
 from __future__ import annotations
@@ -26,12 +27,11 @@ import hmac
 import secrets
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 from credctl.errors import (
     AccessDenied,
     CredentialError,
-    DuplicateCredential,
     FlowExpired,
     InvalidCallback,
     InvalidInput,
@@ -43,30 +43,32 @@ from credctl.model import (
     CallbackData,
     DeviceCode,
     InteractiveFlow,
-    UserContext,
 )
 from credctl.oauth._client import described, provider_text
 from credctl.oauth.providers import Endpoints, check_url, resolve
 from credctl.oauth.settings import SETTING_KEYS, LoginSettings, choose_scopes, client_options
 
 if TYPE_CHECKING:
-    from credctl.manager import CredentialManager
+    from credctl.oauth.records import Login
 
-FLOWS_KEY: Final = "oauth_flows"
 #: Expired flows are kept this long, so completing one says `FlowExpired`, then dropped.
 EXPIRED_GRACE: Final = 86400
 MAX_PENDING: Final = 32
 
 
-def _flows(meta: dict[str, Any]) -> dict[str, Any]:
-    flows = meta.get(FLOWS_KEY)
-    if not isinstance(flows, dict):
-        flows = {}
-        meta[FLOWS_KEY] = flows
-    return flows
+class PendingFlow(NamedTuple):
+    """A prepared login: what to keep until the callback (`stored`), and what to tell."""
+
+    id: str
+    stored: dict[str, Any]
+    flow: InteractiveFlow
+
+    def __repr__(self) -> str:  # `stored` holds the PKCE verifier and the device code
+        return f"PendingFlow(id={self.id!r}, flow={self.flow!r})"
 
 
-def _purge(flows: dict[str, Any], now: float) -> None:
+def purge(flows: dict[str, Any], now: float) -> None:
+    """Drop flows long past their expiry, and the oldest beyond `MAX_PENDING`."""
     for flow_id, flow in list(flows.items()):
         expires = flow.get("expires_at") if isinstance(flow, dict) else None
         if not isinstance(expires, int | float) or expires + EXPIRED_GRACE < now:
@@ -76,29 +78,20 @@ def _purge(flows: dict[str, Any], now: float) -> None:
         del flows[oldest]
 
 
-def start(
-    manager: CredentialManager,
-    credential_type: str,
-    given: Mapping[str, Any],
-    context: UserContext | None,
-) -> InteractiveFlow:
-    """Prepare a login, save it as pending in the vault, and say what the person must do."""
+def prepare(
+    credential_type: str, given: Mapping[str, Any], owner: str
+) -> tuple[LoginSettings, PendingFlow]:
+    """Check the input, resolve the provider, and prepare the authorization request
+    (PKCE S256, a 256-bit `state`) or ask for a device code.  Nothing is stored."""
     if credential_type != "oauth2":
         raise UnsupportedType(
             f"interactive flows exist for oauth2 credentials only, not {credential_type!r}"
         )
     settings = LoginSettings.parse(given)
-    owner = (context or UserContext.system()).user_id
     if settings.name is not None:
         from credctl.types import validate_name
 
         validate_name(settings.name)
-        existing = manager.storage.snapshot().get_by_name(settings.name)
-        if existing is not None and existing.get("type") != "oauth2":
-            raise DuplicateCredential(
-                f"a {existing.get('type')} credential named {settings.name!r} already exists",
-                hint="choose another name for the OAuth login",
-            )
     endpoints = resolve(
         provider=settings.provider,
         issuer=settings.issuer,
@@ -164,11 +157,7 @@ def start(
         )
         interaction = BrowserAuth(auth_url, settings.redirect_uri)
     stored["expires_at"] = expires_at
-    with manager.storage.writer() as draft:
-        flows = _flows(draft.meta)
-        _purge(flows, now)
-        flows[flow_id] = stored
-    return InteractiveFlow(
+    flow = InteractiveFlow(
         id=flow_id,
         credential_type="oauth2",
         interaction_type=interaction,
@@ -176,6 +165,7 @@ def start(
         credential_name=settings.name,
         state=state,
     )
+    return settings, PendingFlow(flow_id, stored, flow)
 
 
 def _authorization_url(
@@ -210,15 +200,10 @@ def _authorization_url(
     return str(url), verifier
 
 
-def complete(
-    manager: CredentialManager,
-    flow_id: str,
-    callback: CallbackData,
-) -> int:
-    """Check the callback against the pending flow, get the tokens, store the credential."""
-    flow = _take(manager, flow_id, callback)
+def finish(flow: Mapping[str, Any], callback: CallbackData) -> Login:
+    """Exchange the code (PKCE) or poll the device code: the login to store."""
     settings = dict(flow["settings"])
-    client_options: dict[str, Any] = {
+    options: dict[str, Any] = {
         "client_id": settings["client_id"],
         "client_secret": settings.get("client_secret"),
         "token_endpoint_auth_method": flow.get("auth_method") or "none",
@@ -228,85 +213,68 @@ def complete(
 
         token = poll(
             settings["token_url"],
-            client_options,
+            options,
             str(flow["device_code"]),
             interval=int(flow.get("interval") or 5),
             deadline=float(flow["expires_at"]),
         )
         grant = "device_code"
     else:
-        token = _exchange(flow, callback, client_options)
+        token = _exchange(flow, callback, options)
         grant = "authorization_code"
     from credctl.oauth._client import token_data
-    from credctl.oauth.records import oauth_state, store_login
+    from credctl.oauth.records import Login, oauth_state
+    from credctl.oauth.refresh import TokenSet
 
-    tokens, lifetime = token_data(token)
-    tokens.setdefault("scopes", settings.get("scopes") or [])
-    context = UserContext(str(flow.get("owner", "local")))
-    return store_login(
-        manager,
+    fields, lifetime = token_data(token)
+    fields.setdefault("scopes", settings.get("scopes") or [])
+    return Login(
         name=flow.get("name"),
-        settings={k: settings.get(k) for k in SETTING_KEYS},
-        tokens=tokens,
-        state=oauth_state(grant, lifetime, client_options["token_endpoint_auth_method"]),
-        context=context,
+        settings={key: settings.get(key) for key in SETTING_KEYS},
+        tokens=TokenSet(fields, lifetime),
+        state=oauth_state(grant, lifetime, options["token_endpoint_auth_method"]),
         description=str(flow.get("description") or ""),
     )
 
 
-def _take(manager: CredentialManager, flow_id: str, callback: CallbackData) -> dict[str, Any]:
-    """The pending flow, removed from the vault, once the callback is shown to belong to it."""
-    ended: CredentialError | None = None
-    with manager.storage.writer() as draft:
-        flows = _flows(draft.meta)
-        flow = flows.get(flow_id) if isinstance(flow_id, str) else None
-        if not isinstance(flow, dict):
-            raise InvalidCallback(
-                "no pending login has this flow id: it was completed, cancelled or never started"
-            )
-        if flow.get("kind") == "browser":
-            _check_state(flow, callback)  # raises before anything changes
-        del flows[flow_id]
-        if float(flow.get("expires_at", 0)) <= time.time():
-            ended = FlowExpired(
-                "the login expired before it was completed", hint="start the login again"
-            )
-        elif flow.get("kind") == "browser":
-            ended = _callback_problem(flow, callback)
-    if ended is not None:
-        raise ended
+def take(flows: dict[str, Any], flow_id: str, callback: CallbackData) -> dict[str, Any]:
+    """Remove the pending flow `callback` belongs to from `flows` and return it.
+
+    A forged callback (unknown flow id, wrong `state`) raises `InvalidCallback` and
+    leaves `flows` as it was: it must not cancel the real login.  A flow past its
+    expiry, or a callback that carries an error or another issuer, is removed and
+    the error is returned (second item) for the caller to raise once it has stored
+    the removal.
+    """
+    flow = flows.get(flow_id) if isinstance(flow_id, str) else None
+    if not isinstance(flow, dict):
+        raise InvalidCallback(
+            "no pending login has this flow id: it was completed, cancelled or never started"
+        )
+    if flow.get("kind") == "browser":
+        _check_state(flow, callback)  # raises before anything changes
+    del flows[flow_id]
     return flow
 
 
-def previous_settings(manager: CredentialManager, name: str) -> dict[str, Any]:
-    """The client settings of an existing oauth2 credential, to log in again with them.
-
-    Empty when there is no such credential; `DuplicateCredential` when the name belongs
-    to another type.
-    """
-    record = manager.storage.snapshot().get_by_name(name)
-    if record is None:
-        return {}
-    if record.get("type") != "oauth2":
-        raise DuplicateCredential(
-            f"a {record.get('type')} credential named {name!r} already exists",
-            hint="choose another name for the OAuth login",
+def ended(flow: Mapping[str, Any], callback: CallbackData) -> CredentialError | None:
+    """Why a taken flow cannot be finished (expired, refused, forged issuer), or None."""
+    if float(flow.get("expires_at", 0)) <= time.time():
+        return FlowExpired(
+            "the login expired before it was completed", hint="start the login again"
         )
-    data = record.get("data") if isinstance(record.get("data"), dict) else {}
-    assert isinstance(data, dict)
+    if flow.get("kind") == "browser":
+        return _callback_problem(flow, callback)
+    return None
+
+
+def previous_settings(data: Mapping[str, Any], state: Mapping[str, Any]) -> dict[str, Any]:
+    """The client settings of an oauth2 credential, to log in again with them."""
     keys = (*SETTING_KEYS, "scopes")
     found = {key: data[key] for key in keys if data.get(key) not in (None, "", [])}
-    grant = record.get("oauth", {}).get("grant") if isinstance(record.get("oauth"), dict) else None
-    if grant:
-        found["grant"] = grant
+    if state.get("grant"):
+        found["grant"] = state["grant"]
     return found
-
-
-def cancel(manager: CredentialManager, flow_id: str) -> bool:
-    """Forget a pending flow (the person gave up); False if there was none."""
-    with manager.storage.writer() as draft:
-        flows = _flows(draft.meta)
-        return flows.pop(flow_id, None) is not None
 
 
 def _check_state(flow: Mapping[str, Any], callback: CallbackData) -> None:

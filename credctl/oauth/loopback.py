@@ -260,9 +260,7 @@ def browser_login(
         try:
             callback, answer = listener.wait(timeout)
         except FlowExpired:
-            from credctl.oauth.flows import cancel
-
-            cancel(manager, flow.id)
+            manager.cancel_interactive_flow(flow.id)
             raise
         try:
             credential_id = manager.complete_interactive_flow(flow.id, callback)

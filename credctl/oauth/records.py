@@ -1,27 +1,34 @@
-"""Writing what a provider issued into oauth2 records.
+"""What a login puts into an oauth2 credential: pure functions, no storage.
 
 A login creates the credential, or renews the tokens of an existing oauth2
 credential of the same name and owner (logging in again after ``invalid_grant``
-keeps its id, description, tags and settings).  A refresh replaces the access
-token, and the refresh token when the provider rotated it.  Both set the record's
-non-secret OAuth state (`credctl.oauth.expiry.STATE_KEY`).
+keeps its id, description, tags and settings).  Both set the non-secret OAuth
+state (grant, lifetime, auth method) kept beside the data.  The record layer
+decides which case applies and stores the result in one transaction.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final, NamedTuple
 
-from credctl.errors import AccessDenied, DuplicateCredential
-from credctl.model import CredentialInput, UserContext, to_rfc3339, utc_now
-from credctl.oauth.expiry import STATE_KEY
-from credctl.storage.base import Record, StorageWriter
-
-if TYPE_CHECKING:
-    from credctl.manager import CredentialManager
+from credctl.oauth.refresh import TokenSet
 
 #: The fields a token response replaces; everything else (client settings) is kept.
 TOKEN_FIELDS: Final = ("access_token", "refresh_token", "token_expiry", "scopes")
+
+
+class Login(NamedTuple):
+    """A finished login, ready to store: client settings, tokens and OAuth state."""
+
+    name: str | None
+    settings: dict[str, Any]
+    tokens: TokenSet
+    state: dict[str, Any]
+    description: str = ""
+
+    def __repr__(self) -> str:  # settings hold the client secret
+        return f"Login(name={self.name!r}, state={self.state!r})"
 
 
 def oauth_state(grant: str, lifetime: int | None, auth_method: str | None) -> dict[str, Any]:
@@ -34,55 +41,18 @@ def oauth_state(grant: str, lifetime: int | None, auth_method: str | None) -> di
     return state
 
 
-def store_login(
-    manager: CredentialManager,
-    *,
-    name: str | None,
-    settings: Mapping[str, Any],
-    tokens: Mapping[str, Any],
-    state: dict[str, Any],
-    context: UserContext | None,
-    description: str = "",
-) -> int:
-    """Create the credential, or renew the tokens of the oauth2 credential called `name`."""
-    owner = (context or UserContext.system()).user_id
-    with manager.storage.writer() as draft:
-        existing = draft.get_by_name(name) if name else None
-        if existing is None:
-            data = {**{k: v for k, v in settings.items() if v not in (None, "", [])}, **tokens}
-            item = CredentialInput("oauth2", data, name, description)
-            prepared = manager._prepare(item, context, None)  # the manager's own checks
-            prepared[STATE_KEY] = state
-            return manager._insert(draft, prepared, None)
-        if existing.get("type") != "oauth2":
-            raise DuplicateCredential(
-                f"a {existing.get('type')} credential named {name!r} already exists",
-                hint="choose another name for the OAuth login",
-            )
-        if existing.get("owner", "local") != owner:
-            raise AccessDenied(f"user {owner!r} may not change this credential")
-        data = {k: v for k, v in dict(existing["data"]).items() if k not in TOKEN_FIELDS}
-        data.update({k: v for k, v in settings.items() if v not in (None, "", [])})
-        data.update(tokens)
-        renew(manager, draft, existing, data, state)
-        return int(existing["id"])
+def _set(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in values.items() if value not in (None, "", [])}
 
 
-def renew(
-    manager: CredentialManager,
-    draft: StorageWriter,
-    record: Record,
-    data: Mapping[str, Any],
-    state: dict[str, Any],
-) -> Record:
-    """Validate `data`, put it into a copy of `record` with `state`, store it; the copy."""
-    from credctl.types import get_type
+def new_login_data(login: Login) -> dict[str, Any]:
+    """The data of a credential created by `login`."""
+    return {**_set(login.settings), **login.tokens.fields}
 
-    updated = dict(record)
-    updated["data"] = get_type("oauth2").validate(data)
-    updated[STATE_KEY] = state
-    updated["version"] = int(record.get("version", 1)) + 1
-    updated["updated_at"] = to_rfc3339(utc_now())
-    draft.put(updated)
-    manager.clear_cache_for(int(record["id"]))
-    return updated
+
+def relogin_data(existing: Mapping[str, Any], login: Login) -> dict[str, Any]:
+    """An existing credential's data after logging in again: old tokens dropped."""
+    data = {key: value for key, value in existing.items() if key not in TOKEN_FIELDS}
+    data.update(_set(login.settings))
+    data.update(login.tokens.fields)
+    return data

@@ -1,7 +1,7 @@
 """Where references stand in a dotenv template, by python-dotenv 1.x's grammar.
 
 The template is parsed with python-dotenv's own regular expressions
-(``dotenv/parser.py``, the grammar `credctl.cli.dotenv_file` also follows), with
+(``dotenv/parser.py``, the grammar `credctl.dotenv_file` also follows), with
 each reference replaced by neutral letters of the same length, so the scan
 sees the bindings exactly as python-dotenv will see the output.  Supported:
 

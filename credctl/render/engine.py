@@ -9,7 +9,6 @@ template is known to be sound and before the vault is unlocked.
 from __future__ import annotations
 
 import enum
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePath
@@ -29,7 +28,6 @@ from credctl.render.escape import UnsafeValueError, escape, interpolation_warnin
 from credctl.render.template import Reference, Template, count, listing, parse_template
 from credctl.render.yaml_context import scan_yaml
 from credctl.secret import SecretValue
-from credctl.types.names import shown
 
 if TYPE_CHECKING:
     from credctl.manager import CredentialManager
@@ -111,53 +109,45 @@ def place_references(template: Template, fmt: TemplateFormat) -> tuple[Slot, ...
 
 
 def resolve(manager: CredentialManager, template: Template) -> dict[tuple[str, str], SecretValue]:
-    """Every referenced field, read from one snapshot of the vault.
+    """Every referenced field, read through the record layer from one snapshot.
 
-    The exception is an oauth2 ``access_token``: it goes through
-    `CredentialManager.get_field`, which renews a token about to expire.
-
+    An oauth2 ``access_token`` is renewed first when it is about to expire and
+    refused (`Expired`, exit 7) when it has expired, as ``get-token`` decides.
     `NotFound` (exit 3) lists every unresolved reference (an unknown credential
     or field) with its line and column; it never contains a value.
     """
-    from credctl.manager import load_record
-    from credctl.storage.base import UsageEvent
+    from credctl.records.secrets import SecretWant
 
-    snapshot = manager.storage.snapshot()
-    values: dict[tuple[str, str], SecretValue] = {}
-    used: dict[tuple[str, str], int] = {}
-    renew: list[tuple[str, str]] = []
-    problems: list[str] = []
+    references: dict[tuple[str, str], Reference] = {}
     for reference in template.references:
-        if reference.key in values:
-            continue
-        record = snapshot.get_by_name(reference.name)
-        if record is None:
-            problems.append(f"{reference.describe()}: no credential {shown(reference.name)}")
-            continue
-        kind, data = load_record(record)
-        try:
-            values[reference.key] = SecretValue(kind.field_value(data, reference.field))
-        except NotFound as exc:
-            problems.append(f"{reference.describe()}: {exc.message}")
-            continue
-        if record.get("type") == "oauth2" and reference.field == "access_token":
-            renew.append(reference.key)
-        else:
-            used[reference.key] = int(record["id"])
+        references.setdefault(reference.key, reference)
+    wants = [SecretWant(name, (field_name,)) for name, field_name in references]
+    # The wants are built from `references`, in its order: zip pairs them back.
+    missing: list[tuple[SecretWant, NotFound]] = []
+    secrets = manager.read_secrets(wants, missing=missing)
+    values: dict[tuple[str, str], SecretValue] = {}
+    for reference, secret in zip(references.values(), secrets, strict=True):
+        if secret is not None:
+            values[reference.key] = SecretValue(secret.field(reference.field))
+    problems = [
+        (references[(str(want.ref), want.fields[0])], exc.message)
+        for want, exc in missing
+        if isinstance(want.fields, tuple)
+    ]
     if problems:
+        # In template order, every occurrence of an unresolved reference.
+        unresolved = {reference.key: why for reference, why in problems}
+        lines = [
+            f"{reference.describe()}: {unresolved[reference.key]}"
+            for reference in template.references
+            if reference.key in unresolved
+        ]
         raise NotFound(
-            f"{template.source}: {count(len(problems), 'reference')} cannot be resolved; "
-            "nothing was written:\n" + listing(problems),
+            f"{template.source}: {count(len(lines), 'reference')} cannot be resolved; "
+            "nothing was written:\n" + listing(lines),
             hint="`credctl list` shows the credentials, `credctl show NAME` a credential's "
             "type; field names are those of `credctl create --help`",
         )
-    for name, field_name in renew:
-        # As get-token does: renewed first when about to expire (a renewal writes a
-        # new generation, so this one field may come from it).
-        values[(name, field_name)] = manager.get_field(name, field_name)
-    now = time.time()
-    for credential_id in used.values():
-        manager.storage.record_usage(UsageEvent(credential_id, "get_field", now))
     return values
 
 

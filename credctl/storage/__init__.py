@@ -6,22 +6,26 @@ from typing import Any
 
 from credctl.errors import InvalidInput
 from credctl.storage.base import (
+    ActivityStorage,
+    ChangeStamped,
     CredentialStorage,
     Record,
     StorageSnapshot,
     StorageWriter,
-    UsageEvent,
+    VaultLocated,
 )
 
 ENTRY_POINT_GROUP = "credctl.storage"
 
 __all__ = [
     "ENTRY_POINT_GROUP",
+    "ActivityStorage",
+    "ChangeStamped",
     "CredentialStorage",
     "Record",
     "StorageSnapshot",
     "StorageWriter",
-    "UsageEvent",
+    "VaultLocated",
     "load_plugin",
 ]
 

@@ -1,29 +1,29 @@
-"""The small interface every storage backend implements.
+"""The small interface every storage backend implements, and its optional parts.
 
 A backend stores credential records (JSON-able dicts with at least ``id`` and
-``name``) plus a little settings data (`meta`), and keeps an append-only usage
-journal.  Reads see one consistent snapshot; writes happen inside `writer()`,
-all or nothing.  Adding a backend is adding one module that implements
-`CredentialStorage`; third-party ones register under the entry-point group
-``credctl.storage``.
+``name``) plus a little settings data (`meta`).  Reads see one consistent
+snapshot; writes happen inside `writer()`, all or nothing.  Nothing above the
+record layer (`credctl.records`) talks to a backend: the record layer alone
+reads, writes and logs through it.  Adding a backend is adding one module that
+implements `CredentialStorage`; third-party ones register under the entry-point
+group ``credctl.storage``.
+
+Optional capabilities are small protocols of their own (`ChangeStamped`,
+`ActivityStorage`, `VaultLocated`), checked once with ``isinstance`` when the
+record layer is built, never probed with ``getattr`` at each call.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
-from typing import Any, NamedTuple, Protocol, runtime_checkable
+from collections.abc import Hashable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from credctl.records.activity import ActivityLog
 
 Record = dict[str, Any]
-
-
-class UsageEvent(NamedTuple):
-    """One use of a credential: never a secret, only what happened and when."""
-
-    credential_id: int
-    action: str  # "get_token", "refresh", ...
-    at: float  # unix seconds
-    duration_ms: float | None = None
 
 
 class StorageSnapshot(Protocol):
@@ -72,21 +72,50 @@ class CredentialStorage(Protocol):
         """An exclusive, atomic change: committed on normal exit, dropped on error."""
         ...
 
-    def record_usage(self, event: UsageEvent) -> None:
-        """Append to the usage journal without rewriting any record."""
-        ...
-
-    def usage_events(self) -> Iterator[UsageEvent]:
-        """The usage journal, oldest first."""
-        ...
-
     def describe(self) -> str:
         """A short human description (``vault /path``, ``memory``)."""
         ...
 
-    # Optional: ``state_stamp() -> Hashable | None``, a value that changes with every
-    # committed write, in any process.  Without it the manager does not cache tokens.
-
     def health_issues(self) -> list[str]:
         """Problems worth reporting in `health_check` (empty when fine)."""
+        ...
+
+
+@runtime_checkable
+class ChangeStamped(Protocol):
+    """A backend that can tell cheaply whether anything changed since a read.
+
+    Without it the manager does not cache tokens: a cache that cannot see other
+    processes' writes would hand out revoked tokens.
+    """
+
+    def state_stamp(self) -> Hashable | None:
+        """A value that changes with every committed write, in any process."""
+        ...
+
+
+@runtime_checkable
+class ActivityStorage(Protocol):
+    """A backend that keeps the activity log (usage and audit) beside its records.
+
+    Without it, activity is kept in memory for the life of the process only.
+    """
+
+    def activity_log(self) -> ActivityLog:
+        """The log for this backend's records."""
+        ...
+
+
+@runtime_checkable
+class VaultLocated(Protocol):
+    """A backend kept in a vault file: hints name its path, and it knows how it unlocked."""
+
+    @property
+    def vault_path(self) -> Path:
+        """The vault file."""
+        ...
+
+    @property
+    def unlock_source(self) -> str | None:
+        """Which source unlocked the vault (None before the first operation)."""
         ...

@@ -8,7 +8,8 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-from credctl.storage.base import Record, UsageEvent
+from credctl.records.activity import MemoryActivityLog
+from credctl.storage.base import Record
 
 
 class MemorySnapshot:
@@ -50,7 +51,7 @@ class MemoryStorage:
     def __init__(self) -> None:
         self._meta: dict[str, Any] = {}
         self._records: dict[int, Record] = {}
-        self._events: list[UsageEvent] = []
+        self._activity = MemoryActivityLog()
         self._lock = threading.RLock()
         self._writes = 0
 
@@ -72,15 +73,9 @@ class MemoryStorage:
         """Changes with every committed write."""
         return self._writes
 
-    def record_usage(self, event: UsageEvent) -> None:
-        """Remember a use."""
-        with self._lock:
-            self._events.append(event)
-
-    def usage_events(self) -> Iterator[UsageEvent]:
-        """Every use, oldest first."""
-        with self._lock:
-            return iter(list(self._events))
+    def activity_log(self) -> MemoryActivityLog:
+        """Activity kept as long as this storage object."""
+        return self._activity
 
     def describe(self) -> str:
         """``memory``."""

@@ -11,10 +11,11 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from credctl.errors import VaultCorruptError
-from credctl.storage.base import Record, UsageEvent
+from credctl.storage.base import Record
 from credctl.storage.usage_journal import UsageJournal
 from credctl.vault.body import Body
 from credctl.vault.store import OpenVault, StaleDataKeyError, Unlocker, Vault
@@ -72,6 +73,11 @@ class VaultStorage:
         self.journal = UsageJournal(vault.file.sidecar / "usage.jsonl")
 
     @property
+    def vault_path(self) -> Path:
+        """The vault file."""
+        return self.vault.path
+
+    @property
     def unlock_source(self) -> str | None:
         """Which source unlocked the vault (None before the first operation)."""
         return self._opened.source if self._opened else None
@@ -114,13 +120,9 @@ class VaultStorage:
             return None
         return info.st_ino, info.st_mtime_ns, info.st_size
 
-    def record_usage(self, event: UsageEvent) -> None:
-        """Append to ``VAULT.d/usage.jsonl``; the vault itself is not rewritten."""
-        self.journal.append(event)
-
-    def usage_events(self) -> Iterator[UsageEvent]:
-        """The usage journal, oldest first."""
-        return self.journal.events()
+    def activity_log(self) -> UsageJournal:
+        """``VAULT.d/usage.jsonl``: appended to, so the vault itself is not rewritten."""
+        return self.journal
 
     def describe(self) -> str:
         """``vault /path/to/vault.credctl``."""

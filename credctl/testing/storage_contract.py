@@ -34,7 +34,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from credctl.storage.base import CredentialStorage, Record, StorageSnapshot, UsageEvent
+from credctl.records.activity import Activity
+from credctl.storage.base import ActivityStorage, CredentialStorage, Record, StorageSnapshot
 
 #: Valid names (SPEC §2) that trip naive lookups: prefixes of each other, case
 #: variants, the length limit, digits first, separators at the end.
@@ -168,7 +169,8 @@ class StorageBackendTests:
         assert list(snapshot.records()) == []
         assert snapshot.get_by_id(1) is None
         assert snapshot.get_by_name("a") is None
-        assert list(storage.usage_events()) == []
+        if isinstance(storage, ActivityStorage):
+            assert list(storage.activity_log().activities()) == []
         assert storage.health_issues() == []
 
     # -- put, get, order, count, delete ----------------------------------------------
@@ -402,39 +404,62 @@ class StorageBackendTests:
         assert _ids(storage.snapshot()) == [1, 2]
         assert _ids(other.snapshot()) == [1, 2]
 
-    # -- usage journal ---------------------------------------------------------------
+    # -- activity log (optional capability: `ActivityStorage`) -------------------------
 
-    def test_usage_journal_appends_and_reads_in_order(self) -> None:
+    def test_activity_log_appends_and_reads_in_order(self) -> None:
         storage = self.make_storage()
+        if not isinstance(storage, ActivityStorage):
+            return
         self.put(storage, _record(1, "one"), _record(2, "two"))
-        events = [
-            UsageEvent(1, "get_token", 1_700_000_000.125),
-            UsageEvent(2, "refresh", 1_700_000_001.5, 12.5),
-            UsageEvent(1, "get_field", 1_700_000_002.0),
-            UsageEvent(1, "get_token", 1_700_000_002.0),
+        activities = [
+            Activity("get_token", 1, at=1_700_000_000.125),
+            Activity("refresh", 2, at=1_700_000_001.5, duration_ms=12.5),
+            Activity("read_field", 1, at=1_700_000_002.0),
+            Activity("get_token", 1, at=1_700_000_002.0, outcome="error", error="Expired"),
         ]
-        for event in events:
-            storage.record_usage(event)
-        assert list(storage.usage_events()) == events
-        assert list(self.reopen_storage(storage).usage_events()) == events
+        for activity in activities:
+            storage.activity_log().append(activity)
+        expected = [_activity_key(a) for a in activities]
+        assert [_activity_key(a) for a in storage.activity_log().activities()] == expected
+        reopened = self.reopen_storage(storage)
+        assert isinstance(reopened, ActivityStorage)
+        assert [_activity_key(a) for a in reopened.activity_log().activities()] == expected
 
-    def test_usage_journal_does_not_touch_records(self) -> None:
+    def test_activity_log_does_not_touch_records(self) -> None:
         storage = self.make_storage()
+        if not isinstance(storage, ActivityStorage):
+            return
         self.put(storage, _record(1, "one"))
         with storage.writer() as draft:
             draft.meta["next_id"] = 2
         before = storage.snapshot()
-        storage.record_usage(UsageEvent(1, "get_token", 1_700_000_000.0))
+        storage.activity_log().append(Activity("get_token", 1, at=1_700_000_000.0))
         after = storage.snapshot()
         assert list(after.records()) == list(before.records())
         assert after.meta == before.meta
 
-    def test_usage_journal_survives_writes(self) -> None:
+    def test_activity_log_survives_writes(self) -> None:
         storage = self.make_storage()
+        if not isinstance(storage, ActivityStorage):
+            return
         self.put(storage, _record(1, "one"))
-        event = UsageEvent(1, "get_token", 1_700_000_000.0)
-        storage.record_usage(event)
+        activity = Activity("get_token", 1, at=1_700_000_000.0)
+        storage.activity_log().append(activity)
         with storage.writer() as draft:
             draft.delete(1)
             draft.put(_record(2, "two"))
-        assert list(storage.usage_events()) == [event]
+        assert [_activity_key(a) for a in storage.activity_log().activities()] == [
+            _activity_key(activity)
+        ]
+
+
+def _activity_key(activity: Activity) -> tuple[object, ...]:
+    """What a backend must keep of an activity (the actor is optional)."""
+    return (
+        activity.action,
+        activity.credential_id,
+        round(activity.at, 3),
+        activity.duration_ms,
+        activity.outcome,
+        activity.error,
+    )

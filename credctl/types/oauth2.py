@@ -8,40 +8,16 @@ normalized to RFC 3339 in UTC (``…Z``) so expiry checks compare one form, and
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any, Final
 
+from credctl._time import format_rfc3339, parse_rfc3339
 from credctl.errors import InvalidInput
 from credctl.types.base import CredentialType, FieldSpec, field_map
 from credctl.types.values import no_line_breaks
 
-_RFC3339: Final = re.compile(
-    r"([0-9]{4}-[0-9]{2}-[0-9]{2})[Tt ]([0-9]{2}:[0-9]{2}:[0-9]{2})(?:\.([0-9]{1,9}))?"
-    r"([Zz]|[+-][0-9]{2}:[0-9]{2})\Z"
-)
 # Enough to be a usable credential: a token now, or a way to get one.
 _ANY_OF: Final = ("access_token", "refresh_token", "client_id")
-
-
-def parse_rfc3339(text: str) -> datetime:
-    """An RFC 3339 date-time with an offset, as an aware UTC datetime; ValueError if not."""
-    match = _RFC3339.match(text)
-    if not match:
-        raise ValueError("not an RFC 3339 date-time with a time zone")
-    date, time, fraction, offset = match.groups()
-    micro = f".{(fraction or '')[:6]:0<6}"
-    offset = "+00:00" if offset in ("Z", "z") else offset
-    try:
-        return datetime.fromisoformat(f"{date}T{time}{micro}{offset}").astimezone(UTC)
-    except OverflowError as exc:  # a valid date whose UTC form falls outside year 1–9999
-        raise ValueError("date-time out of range") from exc
-
-
-def format_rfc3339(moment: datetime) -> str:
-    """``YYYY-MM-DDTHH:MM:SS[.ffffff]Z`` for an aware datetime."""
-    return moment.astimezone(UTC).replace(tzinfo=None).isoformat() + "Z"
 
 
 class OAuth2Type(CredentialType):

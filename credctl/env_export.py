@@ -23,7 +23,6 @@ are imported here: `credctl env` and `credctl exec` run on the fast path.
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Final, NamedTuple
 
@@ -33,7 +32,6 @@ from credctl.types.names import env_name, shown
 
 if TYPE_CHECKING:
     from credctl.manager import CredentialManager
-    from credctl.storage.base import Record
 
 VARIABLE: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _REF_HINT: Final = "write NAME, NAME.FIELD, NAME.FIELD=VAR or VAR=NAME.FIELD"
@@ -107,41 +105,33 @@ def resolve(
 
     Every word is parsed before the vault is opened, so a typo costs no unlock.
     `prefix` goes before every default variable name (``env --prefix``), never
-    before a name the user chose.  Usage is recorded once per credential, like
-    ``get-token --field`` (``get_field``).  Nothing is written to the vault,
-    except to renew an exported OAuth access token that is about to expire.
+    before a name the user chose.  The credentials are read through the record
+    layer (`CredentialManager.read_secrets`): from one snapshot, an oauth2 access
+    token renewed first or refused when expired, each read logged once.
     """
-    from credctl.manager import current_oauth_record, find_record, load_record
+    from credctl.records.secrets import ENV_DEFAULTS, SecretWant
 
     refs = [parse_ref(word) for word in names]
     refs += [parse_assignment(word) for word in explicit_mappings]
     if not refs:
         return Resolution([], frozenset())
-    snapshot = manager.storage.snapshot()
+    wants = [
+        SecretWant(ref.credential, ENV_DEFAULTS if ref.field is None else (ref.field,))
+        for ref in refs
+    ]
     variables: list[tuple[str, SecretValue]] = []
     secrets: set[SecretValue] = set()
     set_by: dict[str, str] = {}
-    used: dict[int, None] = {}  # credential ids, in order, once each
-    renewed: dict[int, Record] = {}
-    for ref in refs:
-        record = find_record(snapshot, ref.credential)
-        kind, data = load_record(record)
-        name = str(record["name"])
+    for ref, secret in zip(refs, manager.read_secrets(wants), strict=True):
+        assert secret is not None  # no `missing` list: an unknown credential raised
+        name = secret.credential.name
         if ref.field is None:
-            pairs = [(prefix + variable, field) for variable, field in kind.env_vars(name, data)]
+            pairs = [(prefix + variable, field) for variable, field in secret.env_vars()]
         else:
             pairs = [(ref.variable or prefix + env_name(name, ref.field), ref.field)]
-        if record.get("type") == "oauth2" and any(f == "access_token" for _, f in pairs):
-            record = renewed.get(int(record["id"])) or current_oauth_record(manager, record)
-            renewed[int(record["id"])] = record
-            kind, data = load_record(record)
-        secret_values = {
-            kind.field_value(data, field)
-            for field in kind.secret_fields(data)
-            if data.get(field) is not None
-        }
+        secret_values = secret.secret_values()
         for variable, field in pairs:
-            value = kind.field_value(data, field)
+            value = secret.field(field)
             _check_variable(variable, ref, set_by)
             if "\x00" in value:
                 raise InvalidInput(
@@ -152,8 +142,6 @@ def resolve(
             variables.append((variable, SecretValue(value)))
             if value in secret_values and value:
                 secrets.add(SecretValue(value))
-        used[int(record["id"])] = None
-    _record_usage(manager, used)
     return Resolution(variables, frozenset(secrets))
 
 
@@ -194,11 +182,3 @@ def _check_variable(variable: str, ref: EnvRef, set_by: dict[str, str]) -> None:
             f"and by {shown(ref.word)}",
             hint="give each variable once; choose another name with NAME.FIELD=VAR",
         )
-
-
-def _record_usage(manager: CredentialManager, used: dict[int, None]) -> None:
-    from credctl.storage.base import UsageEvent
-
-    now = time.time()
-    for credential_id in used:
-        manager.storage.record_usage(UsageEvent(credential_id, "get_field", now))
