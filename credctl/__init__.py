@@ -56,12 +56,15 @@ if TYPE_CHECKING:
         Token,
         UserContext,
     )
+    from credctl.recovery import CircuitBreaker, retry
     from credctl.secret import SecretValue
     from credctl.storage import CredentialStorage
 
 _LAZY = {
     "CredentialManager": "credctl.manager",
     "CredentialManagerBuilder": "credctl.manager",
+    "CircuitBreaker": "credctl.recovery",
+    "retry": "credctl.recovery",
     "SecretValue": "credctl.secret",
     "CredentialStorage": "credctl.storage",
     **{
@@ -89,6 +92,7 @@ __all__ = [
     "AccessDenied",
     "CacheConfig",
     "CacheStrategy",
+    "CircuitBreaker",
     "Credential",
     "CredentialContext",
     "CredentialError",
@@ -130,4 +134,5 @@ __all__ = [
     "UnsupportedType",
     "UserContext",
     "__version__",
+    "retry",
 ]

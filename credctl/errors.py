@@ -8,6 +8,7 @@ credentials and files, never what is stored in them.
 from __future__ import annotations
 
 import enum
+from typing import ClassVar
 
 
 @enum.unique
@@ -29,9 +30,38 @@ class ExitCode(enum.IntEnum):
 
 
 class CredentialError(Exception):
-    """Base of every error credctl raises on purpose."""
+    """Base of every error credctl raises on purpose.
+
+    Every subclass carries its `exit_code` (SPEC §3) and whether retrying the same
+    call may succeed (`retryable`: a provider or backend that was unreachable, a
+    vault busy past the lock timeout), so callers can retry only what is worth it.
+    The seed's variants are reachable as attributes too: ``CredentialError.NotFound``.
+    """
 
     exit_code: ExitCode = ExitCode.INTERNAL
+    retryable: bool = False
+
+    # The seed's enum variants, as attributes of the family (set below).
+    InvalidInput: ClassVar[type[InvalidInput]]
+    DuplicateCredential: ClassVar[type[DuplicateCredential]]
+    UnsupportedType: ClassVar[type[UnsupportedType]]
+    NotFound: ClassVar[type[NotFound]]
+    AccessDenied: ClassVar[type[AccessDenied]]
+    Expired: ClassVar[type[Expired]]
+    NoToken: ClassVar[type[NoToken]]
+    InvalidToken: ClassVar[type[InvalidToken]]
+    RefreshNotSupported: ClassVar[type[RefreshNotSupported]]
+    RefreshFailed: ClassVar[type[RefreshFailed]]
+    NoRefreshToken: ClassVar[type[NoRefreshToken]]
+    RotationFailed: ClassVar[type[RotationFailed]]
+    RotationInProgress: ClassVar[type[RotationInProgress]]
+    StorageError: ClassVar[type[StorageError]]
+    EncryptionError: ClassVar[type[EncryptionError]]
+    InteractionRequired: ClassVar[type[InteractionRequired]]
+    FlowExpired: ClassVar[type[FlowExpired]]
+    InvalidCallback: ClassVar[type[InvalidCallback]]
+    ServiceUnavailable: ClassVar[type[ServiceUnavailable]]
+    InternalError: ClassVar[type[InternalError]]
 
     def __init__(self, message: str = "", *, hint: str | None = None) -> None:
         super().__init__(message or (self.__doc__ or type(self).__name__).strip())
@@ -40,6 +70,26 @@ class CredentialError(Exception):
 
     def __str__(self) -> str:
         return self.message
+
+
+class _AboutCredential(CredentialError):
+    """An error about one credential: `credential_id` names it when it is known."""
+
+    def __init__(
+        self, message: str = "", *, hint: str | None = None, credential_id: int | None = None
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.credential_id = credential_id
+
+
+class _AboutFlow(CredentialError):
+    """An error about one interactive flow: `flow_id` names it when it is known."""
+
+    def __init__(
+        self, message: str = "", *, hint: str | None = None, flow_id: str | None = None
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.flow_id = flow_id
 
 
 # Creation errors ---------------------------------------------------------------
@@ -51,7 +101,7 @@ class InvalidInput(CredentialError, ValueError):
     exit_code = ExitCode.INVALID_INPUT
 
 
-class DuplicateCredential(CredentialError):
+class DuplicateCredential(_AboutCredential):
     """A credential with this name or idempotency key already exists."""
 
     exit_code = ExitCode.CONFLICT
@@ -66,7 +116,7 @@ class UnsupportedType(CredentialError):
 # Retrieval errors --------------------------------------------------------------
 
 
-class NotFound(CredentialError, LookupError):
+class NotFound(_AboutCredential, LookupError):
     """The credential, field or reference does not exist."""
 
     exit_code = ExitCode.NOT_FOUND
@@ -81,7 +131,7 @@ class AccessDenied(CredentialError):
 # Token errors ------------------------------------------------------------------
 
 
-class Expired(CredentialError):
+class Expired(_AboutCredential):
     """The token has expired and could not be renewed."""
 
     exit_code = ExitCode.TOKEN
@@ -129,7 +179,7 @@ class RotationFailed(CredentialError):
     exit_code = ExitCode.INTERNAL
 
 
-class RotationInProgress(CredentialError):
+class RotationInProgress(_AboutCredential):
     """Another rotation of this credential is under way."""
 
     exit_code = ExitCode.CONFLICT
@@ -153,13 +203,13 @@ class EncryptionError(CredentialError):
 # Interactive flow errors -------------------------------------------------------
 
 
-class InteractionRequired(CredentialError):
+class InteractionRequired(_AboutFlow):
     """A person must act (log in, approve) before this can continue."""
 
     exit_code = ExitCode.LOCKED
 
 
-class FlowExpired(CredentialError):
+class FlowExpired(_AboutFlow):
     """The interactive flow expired before it was completed."""
 
     exit_code = ExitCode.TOKEN
@@ -178,6 +228,7 @@ class ServiceUnavailable(CredentialError):
     """A remote service (provider, database) could not be reached."""
 
     exit_code = ExitCode.NETWORK
+    retryable = True
 
 
 class InternalError(CredentialError):
@@ -235,9 +286,20 @@ class VaultBusyError(StorageError):
     """Another process held the vault lock for longer than the timeout."""
 
     exit_code = ExitCode.CONFLICT
+    retryable = True
 
 
 class KeyringUnavailableError(StorageError):
     """No usable OS keyring backend is available."""
 
     exit_code = ExitCode.LOCKED
+
+
+for _variant in (
+    InvalidInput, DuplicateCredential, UnsupportedType, NotFound, AccessDenied, Expired, NoToken,
+    InvalidToken, RefreshNotSupported, RefreshFailed, NoRefreshToken, RotationFailed,
+    RotationInProgress, StorageError, EncryptionError, InteractionRequired, FlowExpired,
+    InvalidCallback, ServiceUnavailable, InternalError,
+):  # fmt: skip
+    setattr(CredentialError, _variant.__name__, _variant)
+del _variant

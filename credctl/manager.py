@@ -19,7 +19,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Self
 
-from credctl.errors import CredentialError, InvalidInput, NotFound
+from credctl.errors import CredentialError, FlowExpired, InvalidInput, NotFound
 from credctl.model import (
     CacheConfig,
     CallbackData,
@@ -420,8 +420,12 @@ class CredentialManager:
         from credctl.records.flows import take_flow
         from credctl.records.oauth import store_login
 
-        flow = take_flow(self.records, flow_id, callback_data, self._actor())
-        login = finish(flow, callback_data)
+        try:
+            flow = take_flow(self.records, flow_id, callback_data, self._actor())
+            login = finish(flow, callback_data)
+        except FlowExpired as exc:
+            exc.flow_id = exc.flow_id or flow_id
+            raise
         owner = str(flow.get("owner", "local"))
         actor = Actor(owner if owner != "local" else os_user(), origin=self._origin, owner=owner)
         credential = store_login(self.records, login, actor)

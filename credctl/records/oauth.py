@@ -58,6 +58,7 @@ def current(
         raise Expired(
             f"the access token of {secret.credential.name!r} expired at {format_unix(expires)}",
             hint=_expired_hint(store, secret.credential),
+            credential_id=secret.credential.id,
         )
     return secret
 
@@ -92,7 +93,9 @@ def refresh_locked(
     with store.transaction("refresh", actor) as txn:
         credential = txn.get(credential_id)
         if credential is None:
-            raise NotFound(f"no credential with id {str(credential_id)!r}")
+            raise NotFound(
+                f"no credential with id {str(credential_id)!r}", credential_id=credential_id
+            )
         txn.subject = credential
         data, state = credential.data, credential.oauth_state
         grant = refresh.check_refreshable(credential.name, credential.type, data, state, vault)

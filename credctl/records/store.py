@@ -85,6 +85,7 @@ class RecordView:
             raise NotFound(
                 f"no credential {'with id ' if credential_id is not None else ''}{str(ref)!r}",
                 hint="see `credctl list`",
+                credential_id=credential_id,
             )
         return found
 
@@ -193,10 +194,12 @@ class RecordTransaction(RecordView):
             while self._draft.get_by_name(f"{kind.name}_{credential_id}") is not None:
                 credential_id += 1
         final_name = name or f"{kind.name}_{credential_id}"
-        if self._draft.get_by_name(final_name) is not None:
+        taken = self._draft.get_by_name(final_name)
+        if taken is not None:
             raise DuplicateCredential(
                 f"a credential named {final_name!r} already exists",
                 hint="choose another name, or `credctl update` the existing one",
+                credential_id=taken.get("id"),
             )
         from credctl._time import format_rfc3339, utc_now
 
@@ -234,7 +237,8 @@ class RecordTransaction(RecordView):
             return None
         if seen.get("digest") != _digest(request):
             raise DuplicateCredential(
-                "this idempotency key was already used with a different request"
+                "this idempotency key was already used with a different request",
+                credential_id=seen.get("id"),
             )
         return self.get(int(seen["id"]))
 
@@ -262,8 +266,11 @@ class RecordTransaction(RecordView):
         changes: dict[str, Any] = {}
         if name is not None and name != credential.name:
             types.validate_name(name)
-            if self._draft.get_by_name(name) is not None:
-                raise DuplicateCredential(f"a credential named {name!r} already exists")
+            taken = self._draft.get_by_name(name)
+            if taken is not None:
+                raise DuplicateCredential(
+                    f"a credential named {name!r} already exists", credential_id=taken.get("id")
+                )
             changes["name"] = name
         if description is not None:
             changes["description"] = validation.check_description(description)
