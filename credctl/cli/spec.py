@@ -148,6 +148,11 @@ ENV = CommandSpec(
             "Put PREFIX before every default variable name.",
             metavar="PREFIX",
         ),
+        OptionSpec(
+            "verbose",
+            ("--verbose",),
+            "List the exported variable names on stderr (never the values).",
+        ),
     ),
 )
 
@@ -191,7 +196,24 @@ EXEC = CommandSpec(
             ("--pristine",),
             "Start CMD with only the credentials and a minimal PATH, HOME, TERM.",
         ),
-        OptionSpec("mask", ("--mask",), "Replace every secret value in CMD's output with ***."),
+        OptionSpec(
+            "mask",
+            ("--mask",),
+            "Replace each secret value in CMD's stdout and stderr with ***: the exact "
+            "UTF-8 bytes of the value (and of CREDCTL_PASSPHRASE, CREDCTL_KEY, "
+            "CREDCTL_SESSION), not other encodings of it (base64, URL or JSON escaped).",
+        ),
+        OptionSpec(
+            "keep_unlock_env",
+            ("--keep-unlock-env",),
+            "Pass CREDCTL_PASSPHRASE*, CREDCTL_KEY, CREDCTL_SESSION and the other unlock "
+            "variables on to CMD (removed by default: they unlock the whole vault).",
+        ),
+        OptionSpec(
+            "verbose",
+            ("--verbose",),
+            "List the variable names CMD receives on stderr (never the values).",
+        ),
     ),
 )
 
