@@ -69,6 +69,7 @@ CREDENTIALS: list[tuple[str, str, dict[str, object]]] = [
     ("custom", "node", {"options": "FAKE--require=x"}),
     ("custom", "bash", {"env": "FAKE-bash-env"}),
     ("custom", "python", {"token": "FAKE-python-token", "path": "FAKE-python-path"}),
+    ("custom", "quoted", {"value": 'it\'s "fine" \\ ok'}),
 ]
 
 
@@ -214,7 +215,6 @@ def test_prefix_makes_a_digit_name_valid(env: Env) -> None:
             "powershell",
             "$env:SVC_USERNAME = 'bob'\n$env:SVC_PASSWORD = 'FAKE pass''word $(x)'\n",
         ),
-        ("dotenv", 'SVC_USERNAME="bob"\nSVC_PASSWORD="FAKE pass\'word $(x)"\n'),
         ("json", '{"SVC_USERNAME": "bob", "SVC_PASSWORD": "FAKE pass\'word $(x)"}\n'),
     ],
 )
@@ -223,6 +223,16 @@ def test_each_shell_syntax(env: Env, shell: str, expected: str) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout == expected
     assert result.stderr == ""
+
+
+def test_dotenv_syntax_single_quotes_or_double_where_needed(env: Env) -> None:
+    """Single quotes where both python-dotenv and a shell read them; else double (issue 8)."""
+    result = env("gh", "quoted", "--shell", "dotenv")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f'GH_TOKEN=\'{GH_TOKEN}\'\nQUOTED_VALUE="it\'s \\"fine\\" \\\\ ok"\n'
+    refused = env("svc", "--shell", "dotenv")  # ' and $(x): neither quoting is safe for both
+    assert_failed(refused, 9)
+    assert "SVC_PASSWORD" in refused.stderr
 
 
 def test_sh_is_the_default(env: Env) -> None:
