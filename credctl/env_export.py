@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Final, NamedTuple
 
 from credctl.errors import InvalidInput
 from credctl.secret import SecretValue
-from credctl.types.names import env_name, shown
+from credctl.types.names import check_derived_variable, env_name, shown
 
 if TYPE_CHECKING:
     from credctl.manager import CredentialManager
@@ -133,6 +133,8 @@ def resolve(
         for variable, field in pairs:
             value = secret.field(field)
             _check_variable(variable, ref, set_by)
+            if ref.variable is None:  # derived, not chosen: never LD_PRELOAD & co (issue 8)
+                check_derived_variable(variable, name, field)
             if "\x00" in value:
                 raise InvalidInput(
                     f"field {shown(field)} of {shown(name)} contains a NUL byte, which an "

@@ -63,6 +63,13 @@ CREDENTIALS: list[tuple[str, str, dict[str, object]]] = [
     ("custom", "aws-prod", {"access_key_id": "AKIAFAKE", "secret_access_key": "FAKE/secret"}),
     ("custom", "interp", {"value": INTERPOLATED}),
     ("custom", "crlf", {"value": "FAKE-ends-in-cr\r"}),
+    # Field names that would derive variables which change how programs run (issue 8).
+    ("custom", "ld", {"preload": "FAKE-ld-preload.so"}),
+    ("custom", "git", {"ssh_command": "FAKE-ssh-cmd", "token": "FAKE-git-token"}),
+    ("custom", "node", {"options": "FAKE--require=x"}),
+    ("custom", "bash", {"env": "FAKE-bash-env"}),
+    ("custom", "python", {"token": "FAKE-python-token", "path": "FAKE-python-path"}),
+    ("custom", "quoted", {"value": 'it\'s "fine" \\ ok'}),
 ]
 
 
@@ -208,7 +215,6 @@ def test_prefix_makes_a_digit_name_valid(env: Env) -> None:
             "powershell",
             "$env:SVC_USERNAME = 'bob'\n$env:SVC_PASSWORD = 'FAKE pass''word $(x)'\n",
         ),
-        ("dotenv", 'SVC_USERNAME="bob"\nSVC_PASSWORD="FAKE pass\'word $(x)"\n'),
         ("json", '{"SVC_USERNAME": "bob", "SVC_PASSWORD": "FAKE pass\'word $(x)"}\n'),
     ],
 )
@@ -217,6 +223,16 @@ def test_each_shell_syntax(env: Env, shell: str, expected: str) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout == expected
     assert result.stderr == ""
+
+
+def test_dotenv_syntax_single_quotes_or_double_where_needed(env: Env) -> None:
+    """Single quotes where both python-dotenv and a shell read them; else double (issue 8)."""
+    result = env("gh", "quoted", "--shell", "dotenv")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f'GH_TOKEN=\'{GH_TOKEN}\'\nQUOTED_VALUE="it\'s \\"fine\\" \\\\ ok"\n'
+    refused = env("svc", "--shell", "dotenv")  # ' and $(x): neither quoting is safe for both
+    assert_failed(refused, 9)
+    assert "SVC_PASSWORD" in refused.stderr
 
 
 def test_sh_is_the_default(env: Env) -> None:
@@ -320,6 +336,72 @@ def test_github_refuses_a_value_ending_in_a_carriage_return(env: Env) -> None:
     assert_failed(result, 9)
     assert "CRLF_VALUE" in result.stderr
     assert exported(env, "crlf") == {"CRLF_VALUE": "FAKE-ends-in-cr\r"}
+
+
+# -- derived names that change how programs run (issue 8, finding 12) --------------------
+
+
+@pytest.mark.parametrize(
+    ("words", "variable"),
+    [
+        (["ld"], "LD_PRELOAD"),
+        (["ld.preload"], "LD_PRELOAD"),
+        (["git"], "GIT_SSH_COMMAND"),
+        (["node"], "NODE_OPTIONS"),
+        (["bash.env"], "BASH_ENV"),
+        (["gh", "--prefix", "LD_"], "LD_GH_TOKEN"),
+    ],
+)
+def test_a_dangerous_derived_variable_is_refused(
+    env: Env, words: list[str], variable: str
+) -> None:
+    result = env(*words)
+    assert_failed(result, 9)
+    assert variable in result.stderr
+    assert "FIELD=" in result.stderr or "--env" in result.stderr
+    for secret in ("FAKE-ld-preload.so", "FAKE-ssh-cmd", "FAKE--require=x", "FAKE-bash-env"):
+        assert secret not in result.stderr
+
+
+def test_a_dangerous_variable_named_on_purpose_is_allowed(env: Env) -> None:
+    assert exported(env, "ld.preload=LD_PRELOAD", "GIT_SSH_COMMAND=git.ssh_command") == {
+        "LD_PRELOAD": "FAKE-ld-preload.so",
+        "GIT_SSH_COMMAND": "FAKE-ssh-cmd",
+    }
+
+
+def test_harmless_names_with_the_same_beginnings_are_derived(env: Env) -> None:
+    assert exported(env, "git.token", "python") == {
+        "GIT_TOKEN": "FAKE-git-token",
+        "PYTHON_TOKEN": "FAKE-python-token",
+        "PYTHON_PATH": "FAKE-python-path",
+    }
+
+
+def test_exec_refuses_a_dangerous_derived_variable_before_starting(
+    run_cli: RunCli, session_vault: SessionVault, tmp_path: Path
+) -> None:
+    marker = tmp_path / "started"
+    session = {"CREDCTL_SESSION": session_vault.env["CREDCTL_SESSION"]}
+    refused = run_cli("exec", "ld", "--", "touch", str(marker),
+                      vault=session_vault.path, env=session)  # fmt: skip
+    assert refused.returncode == 9, refused.stderr
+    assert "LD_PRELOAD" in refused.stderr
+    assert not marker.exists()
+    chosen = run_cli("exec", "--env", "GIT_SSH_COMMAND=git.ssh_command", "--",
+                     "sh", "-c", 'printf %s "$GIT_SSH_COMMAND"',
+                     vault=session_vault.path, env=session)  # fmt: skip
+    assert chosen.returncode == 0, chosen.stderr
+    assert chosen.stdout == "FAKE-ssh-cmd"
+
+
+def test_verbose_lists_the_names_on_stderr_never_the_values(env: Env) -> None:
+    result = env("--verbose", "svc", "gh.token=TOKEN")
+    assert result.returncode == 0, result.stderr
+    assert "exporting SVC_USERNAME, SVC_PASSWORD, TOKEN" in result.stderr
+    assert SVC_PASSWORD not in result.stderr and GH_TOKEN not in result.stderr
+    assert result.stdout == env("svc", "gh.token=TOKEN").stdout
+    assert "exporting" not in env("svc").stderr
 
 
 def test_powershell_refuses_names_that_differ_only_in_case(env: Env) -> None:

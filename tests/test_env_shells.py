@@ -40,6 +40,7 @@ from hypothesis import strategies as st
 
 from credctl.errors import InvalidInput
 from credctl.shell import FORMATS, render
+from tests.dotenv_support import assert_read_back, dotenv_can_hold
 from tests.env_support import SessionVault
 
 # -- values ---------------------------------------------------------------------------
@@ -287,6 +288,16 @@ def read_dotenv(text: str) -> dict[str, str | None]:
     return dict(dotenv_values(stream=io.StringIO(text)))
 
 
+def read_dotenv_everywhere(text: str) -> dict[str, str | None]:
+    """`read_dotenv`, after checking that dash and bash (``set -a; . FILE``) agree."""
+    values = read_dotenv(text)
+    with tempfile.TemporaryDirectory(prefix="credctl-dotenv-") as temp:
+        path = Path(temp) / ".env"
+        path.write_bytes(text.encode("utf-8"))
+        assert_read_back(path, {k: v for k, v in values.items() if v is not None})
+    return values
+
+
 def read_github_env(text: str, *, windows: bool) -> dict[str, str]:
     """The ``$GITHUB_ENV`` rules of `credctl.shell.github`, as the runner applies them.
 
@@ -366,18 +377,6 @@ def read_powershell(text: str) -> dict[str, str]:
     return found
 
 
-def dotenv_can_hold(value: str) -> bool:
-    """The documented limits of ``--shell dotenv`` (see `credctl.shell.dotenv`)."""
-    if re.search(r"\$\{[^}:]*(?::-[^}]*)?\}", value):
-        return False
-    if not value.endswith("\\"):
-        return True
-    return not (
-        value[0] in "'\"" or value[0].isspace() or "\n" in value or "\r" in value
-        or re.search(r"\s#", value)
-    )  # fmt: skip
-
-
 def github_can_hold(value: str) -> bool:
     """The documented limit of ``--shell github``: no CR at the very end."""
     return not value.endswith("\r")
@@ -389,7 +388,7 @@ def check_formats(batch: Batch, vault: SessionVault) -> None:
     words = dict(zip(batch.variables, batch.words, strict=True))
     readers: dict[str, tuple[Callable[[str], object], Callable[[str], bool]]] = {
         "json": (json.loads, lambda _value: True),
-        "dotenv": (read_dotenv, dotenv_can_hold),
+        "dotenv": (read_dotenv_everywhere, dotenv_can_hold),
         "github": (lambda text: read_github_env(text, windows=False), github_can_hold),
         "powershell": (read_powershell, lambda _value: True),
     }
@@ -526,27 +525,19 @@ def test_dotenv_output_reads_back_with_python_dotenv(values: list[str]) -> None:
 
 
 def test_dotenv_output_reads_back_from_a_file(tmp_path: Path) -> None:
-    """From a file, opened in text mode, as `load_dotenv` opens it (CR/LF are escaped)."""
-    from dotenv import dotenv_values
-
+    """From a file: python-dotenv opens it in text mode; dash and bash source it."""
     pairs = [(n, v) for n, v in assignments(FIXED_VALUES) if dotenv_can_hold(v)]
     path = tmp_path / ".env"
     path.write_bytes(render("dotenv", pairs).encode("utf-8"))
-    assert dict(dotenv_values(path)) == dict(pairs)
+    assert_read_back(path, dict(pairs))
 
 
 @pytest.mark.parametrize(
     "value",
-    ["a\\", "-x\\", "two\\\\", "é\\", "#start\\", "a#b\\"],
-)
-def test_dotenv_writes_a_final_backslash_unquoted_when_it_can(value: str) -> None:
-    text = render("dotenv", [("A", value), ("B", '"quoted"')])
-    assert text.startswith(f"A={value}\n")
-    assert read_dotenv(text) == {"A": value, "B": '"quoted"'}
-
-
-@pytest.mark.parametrize("value", ["${HOME}", "x${A:-b}y", "${}", "a\\\nb\\", " a\\", "a #b\\"])
-def test_dotenv_refuses_what_python_dotenv_cannot_read_back(value: str) -> None:
+    ["${HOME}", "x${A:-b}y", "${}", "a\\\nb\\", " a\\", "a #b\\", "a\\", "x\ry", "it's $x",
+     "`id`'", "a\\\\b $HOME"],
+)  # fmt: skip
+def test_dotenv_refuses_what_python_dotenv_and_a_shell_cannot_both_read(value: str) -> None:
     with pytest.raises(InvalidInput, match="the value of SECRET contains") as caught:
         render("dotenv", [("SECRET", value)])
     assert value not in str(caught.value)

@@ -1,9 +1,9 @@
 """`credctl render`: hostile values survive every format's real parser (SPEC §3, §12).
 
 Rendered JSON goes through `json.loads`, YAML through PyYAML's `safe_load` and
-dotenv through python-dotenv's `dotenv_values`; each must give back exactly the
-stored values.  Errors list every problem at once and write nothing; output
-files are replaced atomically with mode 0600.
+dotenv through python-dotenv's `dotenv_values` and ``set -a; . ./.env`` in dash and
+bash; each must give back exactly the stored values.  Errors list every problem at
+once and write nothing; output files are replaced atomically with mode 0600.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ from credctl.render.contexts import Refusal
 from credctl.render.engine import _SCANNERS
 from credctl.secret import SecretValue
 from tests.conftest import PASSPHRASE, RunCli, assert_no_traceback
+from tests.dotenv_support import assert_read_back
 
 HOSTILE = {
     "quote": "say \"hi\" \\\" 'single' ''",
@@ -152,11 +153,19 @@ def test_yaml_hostile_values_round_trip(run_cli: RunCli, vault: Path, tmp_path: 
     assert mode_of(out) == 0o600
 
 
+# Which HOSTILE values each dotenv place holds for python-dotenv and a shell alike
+# (`credctl.shell.dotenv`): none ending in a backslash, with a CR or with ${…}; no
+# ' in single quotes; no $ or backquote in double quotes.
+DOTENV_REFUSED = {"backslash", "newline", "dollar"}
+DOTENV_DOUBLE = [f for f in HOSTILE if f not in DOTENV_REFUSED | {"yamlish", "reference"}]
+DOTENV_SINGLE = [f for f in HOSTILE if f not in DOTENV_REFUSED and f != "quote"]
+DOTENV_WHOLE = [f for f in HOSTILE if f not in DOTENV_REFUSED]
+
+
 def test_dotenv_hostile_values_round_trip(run_cli: RunCli, vault: Path, tmp_path: Path) -> None:
-    lines = [f'DOUBLE_{field.upper()}="{ref(field)}"' for field in HOSTILE if field != "backslash"]
-    single = [field for field in HOSTILE if field not in ("backslash", "newline")]
-    lines += [f"SINGLE_{field.upper()}='{ref(field)}'" for field in single]
-    lines += [f"export WHOLE_{field.upper()}={ref(field)}  # comment" for field in HOSTILE]
+    lines = [f'DOUBLE_{field.upper()}="{ref(field)}"' for field in DOTENV_DOUBLE]
+    lines += [f"SINGLE_{field.upper()}='{ref(field)}'" for field in DOTENV_SINGLE]
+    lines += [f"export WHOLE_{field.upper()}={ref(field)}  # comment" for field in DOTENV_WHOLE]
     lines += [f'MIDDLE="{ref("backslash")}/x"', "# a comment line", "PLAIN=unchanged"]
     template = tmp_path / "env.tmpl"
     template.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -164,16 +173,27 @@ def test_dotenv_hostile_values_round_trip(run_cli: RunCli, vault: Path, tmp_path
 
     result = ok(run_cli("render", str(template), "-o", str(out)))
 
-    expected = {f"DOUBLE_{f.upper()}": v for f, v in HOSTILE.items() if f != "backslash"}
-    expected |= {f"SINGLE_{field.upper()}": HOSTILE[field] for field in single}
-    expected |= {f"WHOLE_{f.upper()}": v for f, v in HOSTILE.items()}
+    expected = {f"DOUBLE_{f.upper()}": HOSTILE[f] for f in DOTENV_DOUBLE}
+    expected |= {f"SINGLE_{f.upper()}": HOSTILE[f] for f in DOTENV_SINGLE}
+    expected |= {f"WHOLE_{f.upper()}": HOSTILE[f] for f in DOTENV_WHOLE}
     expected |= {"MIDDLE": HOSTILE["backslash"] + "/x", "PLAIN": "unchanged"}
-    assert dotenv.dotenv_values(out, interpolate=False) == expected
+    assert_read_back(out, expected)  # python-dotenv (interpolating), dash and bash
     assert mode_of(out) == 0o600
-    # python-dotenv would expand ${HOME}: the user is told which references, never the value.
-    warnings = [line for line in result.stderr.splitlines() if "warning" in line]
-    assert len(warnings) == 3
-    assert all("$credential.hostile.dollar" in line and "${" in line for line in warnings)
+    assert "warning" not in result.stderr
+
+
+def test_dotenv_values_no_reader_agrees_on_are_refused_all_at_once(
+    run_cli: RunCli, vault: Path, tmp_path: Path
+) -> None:
+    lines = [f'D_{f.upper()}="{ref(f)}"' for f in HOSTILE if f not in DOTENV_DOUBLE]
+    lines += [f"S_{f.upper()}='{ref(f)}'" for f in HOSTILE if f not in DOTENV_SINGLE]
+    lines += [f"W_{f.upper()}={ref(f)}" for f in DOTENV_REFUSED]
+    template = tmp_path / "env.tmpl"
+    template.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out = tmp_path / ".env"
+    stderr = fails(run_cli("render", str(template), "-o", str(out)), 9)
+    assert f"{len(lines)} values cannot be written safely" in stderr
+    assert not out.exists()
 
 
 def test_raw_is_verbatim_and_values_are_never_expanded(
@@ -431,6 +451,9 @@ def test_yaml_contexts(text: str, expected: Context | str) -> None:
         (f"A=1 # {R}", "comment"),
         (f'A="\\{R}"', "backslash"),
         (f'A="x" junk {R}', "cannot parse"),
+        (f'A="${R}"', "expansion"),
+        (f"A='${{X:-{R}}}'", "expansion"),
+        (f"A='${{X}}{R}'", Context.DOTENV_SINGLE_QUOTED),
     ],
 )
 def test_dotenv_contexts(text: str, expected: Context | str) -> None:
@@ -522,12 +545,13 @@ def test_nul_is_escaped_where_the_format_can_hold_it() -> None:
 
 
 def test_dotenv_trailing_backslash() -> None:
-    # python-dotenv reads \\" at the end of a quoted value as an escaped quote.
+    # python-dotenv reads \\" (or \\' ) at the end of a quoted value as an escaped quote,
+    # and a shell reads an unquoted final backslash as a line continuation.
     with pytest.raises(InvalidInput, match="backslash"):
         fill(f'A="{R}"\nB="x"', TemplateFormat.DOTENV, "ends\\")
-    assert fill(f"A={R}", TemplateFormat.DOTENV, "ends\\") == "A=ends\\"  # unquoted instead
     with pytest.raises(InvalidInput, match="backslash"):
-        fill(f"A={R}", TemplateFormat.DOTENV, " spaced\\")
+        fill(f"A={R}", TemplateFormat.DOTENV, "ends\\")
+    assert fill(f'A="{R}/"', TemplateFormat.DOTENV, "ends\\") == 'A="ends\\\\/"'
 
 
 def test_library_render_resolves_from_one_snapshot() -> None:

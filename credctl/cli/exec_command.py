@@ -17,6 +17,15 @@ on the command's exit status, or dies of the same signal (`exit_like`).
 ``PATH`` (`MINIMAL_PATH`), ``HOME`` and, if set, ``TERM``.  Otherwise the command
 inherits credctl's environment with the credential variables added (they win
 over a variable of the same name).
+
+Either way the command never receives what unlocks the vault (SPEC §14,
+`credctl.child_env`): ``CREDCTL_PASSPHRASE*``, ``CREDCTL_*_PASSPHRASE*``,
+``CREDCTL_KEY`` and ``CREDCTL_SESSION`` are removed from what it inherits, so it
+cannot read credentials it was not given.  ``--keep-unlock-env`` keeps them (with
+a warning), for a command that runs credctl itself.  A variable the user maps a
+credential to explicitly (``--env CREDCTL_KEY=other.key``) is a credential, not
+inherited material, and is set.  ``--mask`` also hides the values of the unlock
+variables credctl was started with, in case the command finds them elsewhere.
 """
 
 from __future__ import annotations
@@ -26,6 +35,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
+from credctl.child_env import scrub, unlock_names, unlock_values
 from credctl.cli import output
 from credctl.cli.context import CliContext
 from credctl.env_export import Resolution, resolve, secret_bytes
@@ -47,13 +57,18 @@ def run_exec(cli: CliContext, values: dict[str, Any]) -> int:
         )
     names: list[str] = list(values.get("names") or [])
     mappings: list[str] = list(values.get("env") or [])
+    keep_unlock = bool(values.get("keep_unlock_env"))
     try:
         program = find_program(command[0], os.environ.get("PATH"))
         resolution = resolve(cli.manager(), names, mappings) if names or mappings else None
-        env = child_environment(resolution, pristine=bool(values.get("pristine")))
+        env = child_environment(
+            resolution, pristine=bool(values.get("pristine")), keep_unlock_env=keep_unlock
+        )
+        _report(cli, resolution, keep_unlock=keep_unlock, verbose=bool(values.get("verbose")))
         if not values.get("mask"):
             replace_process(program, command, env)
         secrets = secret_bytes(resolution.secrets) if resolution is not None else []
+        secrets += _unlock_secrets()
         if not cli.quiet:
             _warn_short_secrets(resolution)
         return exit_like(_run_masked(program, command, env, secrets))
@@ -66,19 +81,57 @@ def child_environment(
     resolution: Resolution | None,
     *,
     pristine: bool,
+    keep_unlock_env: bool = False,
     base: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
-    """The command's environment: credctl's own (or the --pristine minimum) plus the variables."""
+    """The command's environment: credctl's own (or the --pristine minimum) plus the variables.
+
+    Unlock variables are left out unless `keep_unlock_env` (then --pristine keeps
+    them too: the user asked for a command that can unlock the vault).
+    """
     inherited = os.environ if base is None else base
     if pristine:
         env = {"PATH": MINIMAL_PATH, "HOME": inherited.get("HOME") or _home()}
         if "TERM" in inherited:
             env["TERM"] = inherited["TERM"]
-    else:
+        if keep_unlock_env:
+            env.update((name, inherited[name]) for name in unlock_names(inherited))
+    elif keep_unlock_env:
         env = dict(inherited)
+    else:
+        env = scrub(inherited).environment
     if resolution is not None:
         env.update(resolution.environment())
     return env
+
+
+def _unlock_secrets() -> list[bytes]:
+    """The unlock values credctl has, for the masker: the command must not print them either.
+
+    Values shorter than `SHORT_SECRET` are left out: masking every occurrence of
+    two letters would ruin the output and protect nothing.
+    """
+    from credctl.exec.masking import SHORT_SECRET
+
+    found = (value.encode("utf-8", "surrogateescape") for value in unlock_values(os.environ))
+    return [value for value in found if len(value) >= SHORT_SECRET]
+
+
+def _report(
+    cli: CliContext, resolution: Resolution | None, *, keep_unlock: bool, verbose: bool
+) -> None:
+    """--verbose: the variable names (never values); --keep-unlock-env: what the command gets."""
+    inherited = unlock_names(os.environ)
+    if keep_unlock and inherited:
+        output.warn(
+            f"--keep-unlock-env: the command receives {', '.join(inherited)}, with which "
+            "it can read every credential in the vault, not only the ones given to it"
+        )
+    if verbose and not cli.quiet:
+        exported = [name for name, _ in resolution.variables] if resolution else []
+        output.info(f"exporting {', '.join(exported) if exported else 'no variables'}")
+        if inherited and not keep_unlock:
+            output.info(f"not passed on to the command: {', '.join(inherited)}")
 
 
 def _run_masked(

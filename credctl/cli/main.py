@@ -41,7 +41,10 @@ def run_fast(invocation: FastInvocation) -> int:
 
 def run(args: list[str]) -> int:
     """Dispatch one command line; never raises."""
+    from credctl._process import disable_core_dumps
     from credctl.cli import output
+
+    disable_core_dumps()  # before anything secret is read (SPEC §14)
 
     try:
         from credctl.cli.fastpath import parse

@@ -51,13 +51,14 @@ Where a reference may stand:
           key: {{$credential.gh.token}}   - {{…}}   [{{…}}, …]
           (a whole value is written as a double-quoted scalar)
   dotenv  inside "double" or 'single' quotes, or as a whole value:
-          GH_TOKEN={{$credential.gh.token}}   (written double-quoted)
+          GH_TOKEN={{$credential.gh.token}}   (written in quotes)
+          read alike by python-dotenv and a shell (set -a; . ./.env)
   raw     anywhere; values are inserted verbatim
 
 A reference in a comment, in a key, in an unquoted value with other text
 (url: https://{{…}}) or in a YAML block scalar is refused: quote the whole
 value instead.  A value its place cannot hold (a line break in YAML single
-quotes, a NUL in dotenv) is refused too.
+quotes; in dotenv a NUL, a CR, ${…}, or $ or ` in double quotes) is refused too.
 
 Every problem is listed at once with its line:column, and nothing is written:
 exit 9 for a malformed reference, a refused place or value, exit 3 when a

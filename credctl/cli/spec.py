@@ -123,7 +123,14 @@ ENV = CommandSpec(
         "Each word is NAME (every default variable of the credential, e.g. GITHUB_TOKEN), "
         "NAME.FIELD (one field, default variable name), or NAME.FIELD=VAR / VAR=NAME.FIELD "
         "(one field under the name you choose).  Values are quoted by the rules of the "
-        "shell you name with --shell.\n\n"
+        "shell you name with --shell.  A default name that changes how programs run "
+        "(LD_PRELOAD, BASH_ENV, GIT_SSH_COMMAND, NODE_OPTIONS …) is refused; name it "
+        "yourself with NAME.FIELD=VAR if you mean it.\n\n"
+        "--shell dotenv writes values that python-dotenv and a shell (set -a; . ./.env) "
+        "both read exactly, and refuses (exit 9) what they cannot.  --shell github, run "
+        "inside GitHub Actions, also prints ::add-mask:: for every secret value on stderr "
+        "(the runner reads workflow commands there too), so later steps that print the "
+        "variables show *** in the log.\n\n"
         "Examples:\n\n"
         '  eval "$(credctl env github aws_prod)"\n\n'
         "  credctl env --shell fish github | source\n\n"
@@ -148,6 +155,11 @@ ENV = CommandSpec(
             "Put PREFIX before every default variable name.",
             metavar="PREFIX",
         ),
+        OptionSpec(
+            "verbose",
+            ("--verbose",),
+            "List the exported variable names on stderr (never the values).",
+        ),
     ),
 )
 
@@ -159,7 +171,8 @@ EXEC = CommandSpec(
         "NAME exports a credential's default variables; --env VAR=NAME.FIELD one field "
         "under a name you choose.  Signals (INT, TERM, HUP) are passed to CMD, stdin "
         "passes through, and a terminal stays a terminal.  Secrets never appear in "
-        "CMD's argv.\n\n"
+        "CMD's argv.  CMD does not receive what unlocks the vault (CREDCTL_PASSPHRASE*, "
+        "CREDCTL_KEY, CREDCTL_SESSION …) unless --keep-unlock-env.\n\n"
         "Examples:\n\n"
         "  credctl exec aws_prod -- terraform plan\n\n"
         "  credctl exec --env GH_TOKEN=github.token -- gh release list\n\n"
@@ -191,7 +204,24 @@ EXEC = CommandSpec(
             ("--pristine",),
             "Start CMD with only the credentials and a minimal PATH, HOME, TERM.",
         ),
-        OptionSpec("mask", ("--mask",), "Replace every secret value in CMD's output with ***."),
+        OptionSpec(
+            "mask",
+            ("--mask",),
+            "Replace each secret value in CMD's stdout and stderr with ***: the exact "
+            "UTF-8 bytes of the value (and of CREDCTL_PASSPHRASE, CREDCTL_KEY, "
+            "CREDCTL_SESSION), not other encodings of it (base64, URL or JSON escaped).",
+        ),
+        OptionSpec(
+            "keep_unlock_env",
+            ("--keep-unlock-env",),
+            "Pass CREDCTL_PASSPHRASE*, CREDCTL_KEY, CREDCTL_SESSION and the other unlock "
+            "variables on to CMD (removed by default: they unlock the whole vault).",
+        ),
+        OptionSpec(
+            "verbose",
+            ("--verbose",),
+            "List the variable names CMD receives on stderr (never the values).",
+        ),
     ),
 )
 

@@ -113,11 +113,16 @@ def replace_process(program: str, argv: Sequence[str], env: Mapping[str, str]) -
     credctl's process turns into the command: it keeps credctl's pid, stdin,
     stdout, stderr and terminal, receives every signal sent to that pid or its
     process group directly, and its exit status, death by signal included, is
-    what credctl's caller sees.  No Python process stays behind.
+    what credctl's caller sees.  No Python process stays behind.  The command gets
+    the user's core-file limit back (`credctl._process.restore_core_limit`); the
+    kernel makes it dumpable again on ``execve``.
     """
+    from credctl._process import restore_core_limit
+
     sys.stdout.flush()
     sys.stderr.flush()
     restore_default_signals()
+    restore_core_limit()  # the user's own limit for the command (credctl runs with 0)
     try:
         os.execve(program, list(argv), dict(env))  # noqa: S606 (argv as given, no shell)
     except OSError as exc:

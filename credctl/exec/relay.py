@@ -55,6 +55,7 @@ import termios
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Final
 
+from credctl._process import restore_core_limit
 from credctl.exec.masking import StreamMasker
 from credctl.exec.signals import SignalForwarder, copy_window_size
 
@@ -238,6 +239,7 @@ def _end_with_credctl(parent: int) -> Callable[[], None]:
     """
 
     def prepare() -> None:
+        restore_core_limit()  # credctl runs with 0; the command gets the user's own
         if not sys.platform.startswith("linux"):
             return
         with contextlib.suppress(Exception):  # a safety net: never a reason not to start
@@ -252,9 +254,13 @@ def _end_with_credctl(parent: int) -> Callable[[], None]:
 
 
 def _take_controlling_terminal() -> None:
-    """In the child, after setsid: make the pty on fd 1 its controlling terminal."""
+    """In the child, after setsid: make the pty on fd 1 its controlling terminal.
+
+    Also gives the command the user's core-file limit back, as `_end_with_credctl` does.
+    """
     import fcntl
 
+    restore_core_limit()
     fcntl.ioctl(1, termios.TIOCSCTTY, 0)
 
 

@@ -12,14 +12,16 @@ The listener never logs a request line: the code is in the query string.  Its pa
 never repeat the code, and say ``Referrer-Policy: no-referrer``.
 
 `browser_login` puts it together: listener, `start_interactive_flow`, the browser
-(Python's `webbrowser`, so ``$BROWSER`` is honoured), the wait (5 minutes by default),
-and `complete_interactive_flow`.
+(Python's `webbrowser`, so ``$BROWSER`` is honoured, run without the variables that
+unlock the vault: `_open`), the wait (5 minutes by default), and
+`complete_interactive_flow`.
 """
 
 from __future__ import annotations
 
 import hmac
 import html
+import os
 import queue
 import threading
 from collections.abc import Callable, Mapping
@@ -274,10 +276,43 @@ def browser_login(
         return credential_id
 
 
-def _open(url: str) -> bool:
-    import webbrowser
+# Run in a separate Python: `webbrowser` chooses the browser as usual.
+_OPEN_BROWSER: Final = (
+    "import sys, webbrowser\n"
+    "try:\n    opened = webbrowser.open(sys.argv[1], new=1)\n"
+    "except webbrowser.Error:\n    opened = False\n"
+    "sys.exit(0 if opened else 1)\n"
+)
 
-    try:
-        return bool(webbrowser.open(url, new=1))
-    except webbrowser.Error:
+
+def _open(url: str) -> bool:
+    """Start the user's browser on `url`; False if none could be started.
+
+    Python's `webbrowser` picks the browser (``$BROWSER`` first, then xdg-open,
+    gio … or the platform's own) and starts it with `subprocess`, which passes on
+    ``os.environ`` — the passphrase, CI key or session that unlocks the vault
+    included (SPEC §14).  It offers no way to pass another environment, and
+    changing ``os.environ`` around the call would race with the listener's
+    thread.  So `webbrowser` runs in a short-lived Python of its own (isolated
+    mode: no ``PYTHON*`` variables, no user site, not the current folder on
+    ``sys.path``) whose environment has the unlock variables removed
+    (`credctl.child_env.scrub`); the browser inherits that.  As before, this
+    waits for a ``$BROWSER`` command to return.
+    """
+    import subprocess
+    import sys
+
+    from credctl.child_env import scrub
+
+    if not sys.executable:
         return False
+    try:
+        done = subprocess.run(
+            [sys.executable, "-I", "-c", _OPEN_BROWSER, url],
+            env=scrub(os.environ).environment,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
+    except OSError:
+        return False
+    return done.returncode == 0

@@ -28,7 +28,7 @@ class Context(enum.Enum):
     YAML_VALUE = "as a whole YAML value (written as a double-quoted scalar)"
     DOTENV_DOUBLE_QUOTED = "inside a double-quoted dotenv value"
     DOTENV_SINGLE_QUOTED = "inside a single-quoted dotenv value"
-    DOTENV_VALUE = "as a whole dotenv value (written double-quoted)"
+    DOTENV_VALUE = "as a whole dotenv value (written in quotes)"
 
 
 @dataclass(frozen=True)

@@ -8,10 +8,14 @@ sees the bindings exactly as python-dotenv will see the output.  Supported:
 - inside a double-quoted value: ``TOKEN="{{$credential.gh.token}}"``;
 - inside a single-quoted value: ``TOKEN='{{$credential.gh.token}}'``;
 - as a whole unquoted value, optionally before `` # comment``:
-  ``TOKEN={{$credential.gh.token}}`` (the value is written double-quoted).
+  ``TOKEN={{$credential.gh.token}}`` (the value is written in quotes).
 
 Refused: a reference in a key, in a comment, in an unquoted value with other
-text, right after a backslash, or on a line python-dotenv cannot parse.
+text, right after a backslash, right after a ``$`` or inside a ``${…}`` of the
+template (the value would become part of an expansion: ``$`` + ``(cmd)`` for a
+shell, ``${`` + ``NAME}`` for python-dotenv), or on a line python-dotenv cannot
+parse.  Values themselves are checked by `credctl.shell.dotenv`'s rule, which
+python-dotenv and POSIX shells (``set -a; . ./.env``) both read exactly.
 """
 
 from __future__ import annotations
@@ -122,6 +126,8 @@ def _quoted(found: Placements, start: int, end: int, *, single: bool) -> None:
     while index < end:
         reference = found.by_start.get(index)
         if reference is not None:
+            if _in_expansion(text[start:index]):
+                found.refuse(reference, _IN_EXPANSION)
             found.place(reference, context)
             index = reference.end
         elif text[index] == "\\":
@@ -133,3 +139,15 @@ def _quoted(found: Placements, start: int, end: int, *, single: bool) -> None:
                 index += 2 if text[index + 1 : index + 2] in escapes else 1
         else:
             index += 1
+
+
+_IN_EXPANSION: Final = (
+    "it stands right after '$' or inside '${…}', where its value would become part of "
+    "an expansion (a shell's $(…), python-dotenv's ${…}); put text between them"
+)
+
+
+def _in_expansion(before: str) -> bool:
+    """Whether a value placed after `before` (the quoted text so far) continues a ``$``."""
+    opened = before.rfind("${")
+    return before.endswith("$") or (opened >= 0 and "}" not in before[opened:])

@@ -24,7 +24,7 @@ from credctl.render.contexts import (
     scan_raw,
 )
 from credctl.render.dotenv_context import scan_dotenv
-from credctl.render.escape import UnsafeValueError, escape, interpolation_warning
+from credctl.render.escape import UnsafeValueError, escape
 from credctl.render.template import Reference, Template, count, listing, parse_template
 from credctl.render.yaml_context import scan_yaml
 from credctl.secret import SecretValue
@@ -171,7 +171,6 @@ def substitute(
     """
     pieces: list[str] = []
     problems: list[str] = []
-    warnings: list[str] = []
     last = 0
     for slot in slots:
         reference = slot.reference
@@ -181,9 +180,6 @@ def substitute(
         except UnsafeValueError as exc:
             problems.append(f"{reference.describe()}: {exc}")
             continue
-        note = interpolation_warning(value, slot.context)
-        if note is not None:
-            warnings.append(f"{reference.describe()}: {note}")
         pieces += [template.text[last : reference.start], escaped]
         last = reference.end
     if problems:
@@ -193,7 +189,7 @@ def substitute(
             hint="change the template as the message says, or use --format raw",
         )
     pieces.append(template.text[last:])
-    return Rendered("".join(pieces), fmt, len(slots), tuple(warnings))
+    return Rendered("".join(pieces), fmt, len(slots))
 
 
 def render_template(

@@ -5,6 +5,12 @@ value, or raises `UnsafeValueError` (with a reason that never quotes the value)
 when the place cannot hold it: a line break in a YAML single-quoted scalar, a
 NUL byte in a dotenv file, a trailing backslash right before python-dotenv's
 closing quote.
+
+A ``.env`` file is read by python-dotenv and by shells (``set -a; . ./.env``), so
+dotenv values follow the one rule of `credctl.shell.dotenv` (shared with ``credctl
+env --shell dotenv``): both readers get the value exactly, nothing is expanded or
+run, and a value for which that is impossible (``${…}``, a CR, ``$`` in double
+quotes …) is refused, so nothing is written.
 """
 
 from __future__ import annotations
@@ -15,6 +21,8 @@ from collections.abc import Callable
 from typing import Final
 
 from credctl.render.contexts import Context, Slot
+from credctl.shell import dotenv as dotenv_rule
+from credctl.shell.dotenv import DotenvUnsafeError
 
 
 class UnsafeValueError(ValueError):
@@ -90,88 +98,30 @@ def yaml_single_quoted(value: str) -> str:
     return value.replace("'", "''")
 
 
-# -- dotenv (python-dotenv 1.x) -------------------------------------------------------
-
-_DOTENV_DOUBLE: Final = re.compile('[\\\\"\n\r\t\x07\x08\x0b\x0c]')
-_DOTENV_NAMED: Final = {
-    "\\": "\\\\",
-    '"': '\\"',
-    "\n": "\\n",
-    "\r": "\\r",
-    "\t": "\\t",
-    "\x07": "\\a",
-    "\x08": "\\b",
-    "\x0b": "\\v",
-    "\x0c": "\\f",
-}
-_INTERPOLATION: Final = "${"
+# -- dotenv: python-dotenv and POSIX shells (one rule, `credctl.shell.dotenv`) ------------
 
 
-def _refuse_nul(value: str) -> None:
-    if "\x00" in value:
-        raise UnsafeValueError("the value has a NUL character, which dotenv files cannot hold")
-
-
-def _refuse_trailing_backslash(value: str, slot: Slot, closing: str) -> None:
-    if value.endswith("\\") and slot.following == closing:
-        # python-dotenv's quoted-value pattern reads \\" as an escaped quote and runs on.
-        raise UnsafeValueError(
-            "the value ends with a backslash right before the closing quote, which "
-            "python-dotenv misreads; put a character between them in the template"
-        )
-
-
-def _dotenv_double(value: str) -> str:
-    return _DOTENV_DOUBLE.sub(lambda match: _DOTENV_NAMED[match[0]], value)
+def _dotenv(write: Callable[[str, str], str], value: str, following: str) -> str:
+    try:
+        return write(value, following)
+    except DotenvUnsafeError as exc:
+        raise UnsafeValueError(str(exc)) from None
 
 
 def dotenv_double_quoted(value: str, slot: Slot) -> str:
-    """The inside of a double-quoted dotenv value, with python-dotenv's escapes."""
-    _refuse_nul(value)
-    _refuse_trailing_backslash(value, slot, '"')
-    return _dotenv_double(value)
+    """The inside of a double-quoted dotenv value, read alike by python-dotenv and a shell."""
+    return _dotenv(dotenv_rule.double_quoted, value, slot.following)
 
 
 def dotenv_single_quoted(value: str, slot: Slot) -> str:
-    """The inside of a single-quoted dotenv value (``\\\\`` and ``\\'`` escaped)."""
-    _refuse_nul(value)
-    if "\r" in value:
-        # No escape for it, and readers that open the file in text mode turn it into \n.
-        raise UnsafeValueError(
-            "the value has a carriage return, which a single-quoted dotenv value cannot "
-            "hold; use double quotes around it"
-        )
-    _refuse_trailing_backslash(value, slot, "'")
-    return value.replace("\\", "\\\\").replace("'", "\\'")
+    """The inside of a single-quoted dotenv value (the value as it is, where that is safe)."""
+    return _dotenv(dotenv_rule.single_quoted, value, slot.following)
 
 
 def dotenv_value(value: str, slot: Slot) -> str:
-    """A whole dotenv value: double-quoted, or unquoted when it ends with a backslash
-    (python-dotenv misreads a quoted value that ends with one)."""
+    """A whole dotenv value, in single quotes where they work, else double quotes."""
     del slot
-    _refuse_nul(value)
-    if not value.endswith("\\"):
-        return '"' + _dotenv_double(value) + '"'
-    unquoted_safe = (
-        value == value.strip() and value[0] not in "'\"" and not re.search(r"[\r\n]|\s#", value)
-    )
-    if not unquoted_safe:
-        raise UnsafeValueError(
-            "the value ends with a backslash, which python-dotenv misreads in quotes, "
-            "and it cannot be written unquoted (spaces at either end, a line break, "
-            "' #' or a leading quote)"
-        )
-    return value
-
-
-def interpolation_warning(value: str, context: Context) -> str | None:
-    """Why python-dotenv may read this value differently, if it may (never the value)."""
-    if context.name.startswith("DOTENV") and _INTERPOLATION in value:
-        return (
-            "the value contains '${', which python-dotenv expands unless read with "
-            "interpolate=False (`credctl import` never expands)"
-        )
-    return None
+    return _dotenv(lambda text, _following: dotenv_rule.quoted(text), value, "")
 
 
 # -- dispatch ---------------------------------------------------------------------------

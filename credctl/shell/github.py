@@ -21,12 +21,28 @@ The rules the runner applies when it reads the file (``actions/runner``,
 
 Rule 3 means a value ending in CR would lose it on Windows runners, so such a
 value is refused (exit 9) rather than cut.  A CR anywhere else is kept.
+
+Masking (`mask_commands`).  Values written to ``$GITHUB_ENV`` are not secrets to
+the runner: a later step that prints one shows it in the log.  The runner hides a
+value once a step prints the workflow command ``::add-mask::VALUE`` on its stdout
+*or stderr* (``OutputManager`` handles both streams; ``AddMaskCommandExtension``
+never echoes the value).  stdout is the ``$GITHUB_ENV`` file here, so ``credctl env
+--shell github`` prints the commands on stderr, before the variables, when it runs
+in GitHub Actions (``GITHUB_ACTIONS=true``); elsewhere nobody would read them and
+they would only put the secret on a terminal.  The runner's masker looks at one
+output line at a time (lines end at CR, LF or CRLF), so a multi-line value is
+registered line by line, as ``@actions/core``'s documentation asks; the data is
+escaped as ``ActionCommand.UnescapeData`` decodes it (``%`` → ``%25``, decoded since
+runner 2.165, actions/runner#200; CR and LF need no escape after the line split).
+Blank lines are not registered (the runner refuses them).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+import re
+from collections.abc import Callable, Iterable, Sequence
+from typing import Final
 
 from credctl.shell._checks import Assignment, cannot_hold, checked
 
@@ -54,3 +70,17 @@ def render(assignments: Sequence[Assignment]) -> str:
         body = value + "\n" if value else ""
         blocks.append(f"{name}<<{delimiter}\n{body}{delimiter}\n")
     return "".join(blocks)
+
+
+_LINE_BREAK: Final = re.compile(r"\r\n|\r|\n")
+
+
+def mask_commands(values: Iterable[str]) -> str:
+    """``::add-mask::`` lines that make a GitHub runner hide every line of each value."""
+    lines: dict[str, None] = {}  # in order, once each
+    for value in values:
+        for part in _LINE_BREAK.split(value):
+            if not part.strip():
+                continue
+            lines["::add-mask::" + part.replace("%", "%25") + "\n"] = None
+    return "".join(lines)
