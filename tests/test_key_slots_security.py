@@ -443,3 +443,33 @@ def test_export_copy_writes_a_standalone_vault(run_cli: RunCli, vault_path: Path
     assert target.read_bytes() == before
     token = run_cli("get-token", "late", env={"CREDCTL_PASSPHRASE": NEW_PASSPHRASE}, vault=target)
     assert token.stdout.strip() == LATE_SECRET
+
+
+# -- on a terminal: the prompt is the passphrase source ------------------------------
+
+
+def test_passwd_on_a_terminal_asks_for_the_passphrase_even_with_a_session(
+    run_cli: RunCli, initialized_vault: Path
+) -> None:
+    from tests.test_terminal_prompts import run_on_terminal
+
+    session = session_from(run_cli, PASS_ENV, vault=initialized_vault)
+    env = {"CREDCTL_VAULT": str(initialized_vault), "CREDCTL_SESSION": session}
+    code, screen = run_on_terminal(["passwd"], [PASSPHRASE, NEW_PASSPHRASE, NEW_PASSPHRASE], env)
+    assert code == 0, screen
+    assert "Passphrase for" in screen and "New passphrase" in screen
+    assert PASSPHRASE not in screen and NEW_PASSPHRASE not in screen
+    assert run_cli("list", env={"CREDCTL_PASSPHRASE": NEW_PASSPHRASE}).returncode == 0
+
+
+def test_passwd_on_a_terminal_never_asks_anew_after_a_wrong_passphrase(
+    initialized_vault: Path,
+) -> None:
+    from tests.test_terminal_prompts import run_on_terminal
+
+    before = initialized_vault.read_bytes()
+    env = {"CREDCTL_VAULT": str(initialized_vault)}
+    code, screen = run_on_terminal(["passwd"], ["fake-a", "fake-b", "fake-c"], env)
+    assert code == 5, screen
+    assert "New passphrase" not in screen
+    assert initialized_vault.read_bytes() == before
