@@ -257,7 +257,7 @@ def test_key_remove_rekey_retires_older_copies(
     result = run_cli("key", "remove", "3", "--rekey", env=PASS_ENV)
     assert result.returncode == 0, result.stderr
     assert "rekey" in result.stderr
-    assert "2" in result.stderr  # names the other CI key that a rekey cannot keep
+    assert "removed CI key 2 " in result.stderr  # the other CI key: a rekey cannot keep it
     assert not any(backups.iterdir())
     assert run_cli("list", env={"CREDCTL_SESSION": session}).returncode == 4
     assert run_cli("list", env={"CREDCTL_KEY": other}).returncode == 5

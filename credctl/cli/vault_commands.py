@@ -156,7 +156,7 @@ def lock_command(ctx: typer.Context) -> None:
     """
     cli: CliContext = ctx.obj
     result = grants.lock(cli.vault())
-    parts = [f"ended {result.sessions_ended} session{'s' if result.sessions_ended != 1 else ''}"]
+    parts = [f"ended {plural(result.sessions_ended, 'session')}"]
     if result.keyring_forgotten:
         parts.append("forgot the keyring entry")
     output.info("; ".join(parts), quiet=cli.quiet and result.problem is None)
@@ -254,15 +254,21 @@ def rekey_command(ctx: typer.Context) -> None:
 
 def describe_rekey(result: RekeyResult) -> str:
     """One line saying what a rekey ended (shared with `key remove --rekey`)."""
+    parts = ["rekeyed: new data key"]
     dropped = result.dropped_ci_keys
-    parts = [
-        "rekeyed: new data key",
-        (f"removed CI key{'s' if len(dropped) != 1 else ''} "
-         + ", ".join(str(d) for d in dropped) + " (a rekey cannot keep them; add new ones "
-         "with `credctl key add-ci`)") if dropped else "no CI keys to remove",
-        f"ended {result.sessions_ended} session{'s' if result.sessions_ended != 1 else ''}",
-        f"removed {result.backups_removed} backup{'s' if result.backups_removed != 1 else ''}",
-    ]  # fmt: skip
+    if dropped:
+        ids = ", ".join(str(slot_id) for slot_id in dropped)
+        parts.append(
+            f"removed CI key{'s' if len(dropped) > 1 else ''} {ids} (a rekey cannot keep "
+            "them: add new ones with `credctl key add-ci`)"
+        )
+    parts.append(f"ended {plural(result.sessions_ended, 'session')}")
+    parts.append(f"removed {plural(result.backups_removed, 'backup')}")
     if result.keyring_forgotten:
         parts.append("forgot the keyring entry")
     return "; ".join(parts)
+
+
+def plural(count: int, noun: str) -> str:
+    """`1 session`, `2 sessions`."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
