@@ -1,7 +1,9 @@
 """`unlock --remember`: the data key kept in the OS keyring.
 
 `keyring` is slow to import, so a marker file in ``VAULT.d/`` says whether an
-entry was stored; without the marker the keyring is never imported.
+entry was stored; without the marker the keyring is never imported.  The marker
+holds the entry's account name, so that `lock` finds the entry even when the
+vault no longer parses.
 """
 
 from __future__ import annotations
@@ -9,16 +11,28 @@ from __future__ import annotations
 import base64
 import contextlib
 import os
+import re
 from typing import Any
 
-from credctl.errors import KeyringUnavailableError
-from credctl.vault.file import VaultFile, ensure_private_dir
+from credctl.errors import CredentialError, KeyringUnavailableError
+from credctl.vault.file import VaultFile, ensure_private_dir, read_regular_file
 
 SERVICE = "credctl"
+_ACCOUNT = re.compile(rb"vault-[0-9a-f]{32}\Z")
 
 
 def _username(vault_id: bytes) -> str:
     return f"vault-{vault_id.hex()}"
+
+
+def _marked_account(vault: VaultFile) -> str | None:
+    """The account name recorded in the marker (older versions left it empty)."""
+    try:
+        raw = read_regular_file(vault.keyring_marker, missing=FileNotFoundError())
+    except (OSError, CredentialError):  # a missing or odd marker only means "no name"
+        return None
+    raw = raw.strip()
+    return raw.decode() if _ACCOUNT.match(raw) else None
 
 
 def _backend() -> Any:
@@ -50,7 +64,8 @@ def remember(vault: VaultFile, vault_id: bytes, data_key: bytes) -> None:
     fd = os.open(
         vault.keyring_marker, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600
     )
-    os.close(fd)
+    with os.fdopen(fd, "w") as marker:
+        marker.write(_username(vault_id))
 
 
 def recall(vault: VaultFile, vault_id: bytes) -> bytes | None:
@@ -69,13 +84,21 @@ def recall(vault: VaultFile, vault_id: bytes) -> bytes | None:
 
 
 def forget(vault: VaultFile, vault_id: bytes | None) -> bool:
-    """Delete the keyring entry and the marker; True if an entry was removed."""
+    """Delete the keyring entry and the marker; True if an entry was removed.
+
+    The entry is looked up under the account the marker names and under
+    `vault_id`'s, so a vault that no longer parses (`vault_id` None) loses its
+    entry too.
+    """
     had_marker = vault.keyring_marker.exists()
+    accounts = {_marked_account(vault), _username(vault_id) if vault_id is not None else None}
     with contextlib.suppress(OSError):
         vault.keyring_marker.unlink()
-    if not had_marker or vault_id is None:
+    if not had_marker:
         return False
-    with contextlib.suppress(Exception):
-        _backend().delete_password(SERVICE, _username(vault_id))
-        return True
-    return False
+    removed = False
+    for account in sorted(a for a in accounts if a):
+        with contextlib.suppress(Exception):
+            _backend().delete_password(SERVICE, account)
+            removed = True
+    return removed
