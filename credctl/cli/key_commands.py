@@ -9,11 +9,11 @@ every CI key however it was made.
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated
 
 import typer
 
+from credctl._time import format_unix
 from credctl.cli import output
 from credctl.cli.context import CliContext
 from credctl.cli.prompts import unlocker_for
@@ -31,11 +31,6 @@ KIND = {SlotType.PASSPHRASE: "passphrase", SlotType.CI_KEY: "ci"}
 def register(app: typer.Typer) -> None:
     """Add the `key` group to the root app."""
     app.add_typer(key_app, name="key")
-
-
-def rfc3339(seconds: int) -> str:
-    """Unix seconds as an RFC 3339 UTC timestamp."""
-    return dt.datetime.fromtimestamp(seconds, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @key_app.command("add-ci")
@@ -105,7 +100,7 @@ def list_command(
             "id": slot.slot_id,
             "label": slot.label,
             "kind": KIND[slot.slot_type],
-            "created_at": rfc3339(slot.created),
+            "created_at": format_unix(slot.created),
         }
         for slot in header.slots
     ]

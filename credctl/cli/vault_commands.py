@@ -5,11 +5,11 @@ Each command parses its options, calls one `Vault` method and prints what it did
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated
 
 import typer
 
+from credctl._time import format_unix
 from credctl.cli import output
 from credctl.cli.context import CliContext
 from credctl.cli.prompts import (
@@ -140,7 +140,7 @@ def unlock_command(
     from credctl.shell import render
 
     output.data(render(shell, [("CREDCTL_SESSION", token.encode())]).rstrip("\n"))
-    until = dt.datetime.fromtimestamp(expires, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    until = format_unix(expires)
     output.info(
         f"session started for {format_duration(seconds)} (until {until}); `credctl lock` ends it",
         quiet=cli.quiet,

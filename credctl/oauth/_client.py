@@ -25,8 +25,8 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Final
 from urllib.parse import urlsplit
 
+from credctl._time import format_unix
 from credctl.errors import CredentialError, ServiceUnavailable
-from credctl.model import to_rfc3339
 
 #: Seconds for one request: below the vault lock timeout, which a refresh holds.
 REQUEST_TIMEOUT: Final = 8.0
@@ -174,10 +174,8 @@ def token_data(
             if math.isfinite(seconds) and 0 < seconds < 10 * 365 * 86400:
                 lifetime = int(seconds)
     if lifetime is not None:
-        import datetime as dt
-
         issued = time.time() if now is None else now
-        data["token_expiry"] = to_rfc3339(dt.datetime.fromtimestamp(issued + lifetime, dt.UTC))
+        data["token_expiry"] = format_unix(issued + lifetime)
     scope = token.get("scope")
     if isinstance(scope, str) and scope.strip():
         data["scopes"] = scope.split()
