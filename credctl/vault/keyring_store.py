@@ -1,18 +1,19 @@
 """`unlock --remember`: the data key kept in the OS keyring.
 
 `keyring` is slow to import, so a marker file in ``VAULT.d/`` says whether an
-entry was stored; without the marker the keyring is never imported.
+entry was stored; without the marker the keyring is never imported.  The marker
+is reached through the checked ``VAULT.d`` handle (`VaultFile.sidecar_dir`), never
+by a path that could lead through a planted link.
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
-import os
 from typing import Any
 
 from credctl.errors import KeyringUnavailableError
-from credctl.vault.file import VaultFile, ensure_private_dir
+from credctl.vault.file import KEYRING_MARKER, VaultFile
 
 SERVICE = "credctl"
 
@@ -46,16 +47,14 @@ def remember(vault: VaultFile, vault_id: bytes, data_key: bytes) -> None:
         raise KeyringUnavailableError(
             f"the OS keyring refused to store the key ({type(exc).__name__})"
         ) from None
-    ensure_private_dir(vault.sidecar)
-    fd = os.open(
-        vault.keyring_marker, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600
-    )
-    os.close(fd)
+    folder = vault.sidecar_dir(create=True)
+    assert folder is not None  # create=True makes it or raises
+    folder.touch(KEYRING_MARKER)
 
 
 def recall(vault: VaultFile, vault_id: bytes) -> bytes | None:
     """The remembered data key, or None (no marker, no entry, no backend)."""
-    if not vault.keyring_marker.exists():
+    if not vault.has_keyring_marker():
         return None
     try:
         value = _backend().get_password(SERVICE, _username(vault_id))
@@ -70,9 +69,13 @@ def recall(vault: VaultFile, vault_id: bytes) -> bytes | None:
 
 def forget(vault: VaultFile, vault_id: bytes | None) -> bool:
     """Delete the keyring entry and the marker; True if an entry was removed."""
-    had_marker = vault.keyring_marker.exists()
-    with contextlib.suppress(OSError):
-        vault.keyring_marker.unlink()
+    folder = vault.sidecar_dir()
+    # Whatever is at the marker's name counts as "remembered", but only a regular
+    # file of the user is removed: a planted link or FIFO is left (doctor names it).
+    had_marker = folder is not None and folder.lstat(KEYRING_MARKER) is not None
+    if folder is not None:
+        with contextlib.suppress(OSError):
+            folder.unlink(KEYRING_MARKER)
     if not had_marker or vault_id is None:
         return False
     with contextlib.suppress(Exception):
