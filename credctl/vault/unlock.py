@@ -166,7 +166,7 @@ class EnvironmentUnlocker:
     def _offered(self, source: str, vault: Vault) -> bool:
         """Whether the environment holds `source` (to say why it was not used)."""
         if source == KEYRING_SOURCE:
-            return vault.file.keyring_marker.exists()
+            return vault.file.has_keyring_marker()
         return bool(self.env.get(_VARIABLES.get(source, "")))
 
     def passphrase(self) -> tuple[bytes | None, str]:
@@ -201,7 +201,7 @@ class EnvironmentUnlocker:
         return keys.unwrap_with_ci_key(parsed.header, keys.CiKey.parse(text)), "ci-key"
 
     def _from_keyring(self, vault: Vault, parsed: ParsedFile) -> tuple[bytes, str] | None:
-        if not vault.file.keyring_marker.exists():
+        if not vault.file.has_keyring_marker():
             return None
         from credctl.vault.keyring_store import recall
 
