@@ -7,7 +7,8 @@ Everything that talks to a provider goes through `oauth_client` and `provider_ca
   holds the lock while it waits for the provider;
 - an unreachable provider is `ServiceUnavailable` (exit 10), an OAuth error response is
   mapped by the caller, and no message ever carries a token, a code or a secret: only
-  endpoint URLs (without their query) and the provider's error code and description.
+  endpoint URLs (without their query) and the provider's error code and description,
+  with control characters escaped (`credctl.text`).
 
 authlib 1.9 prefers the ``httpx2`` package and warns once per import when it falls
 back to ``httpx``; that warning is for library authors, so it is silenced here and
@@ -27,6 +28,7 @@ from urllib.parse import urlsplit
 
 from credctl.errors import CredentialError, ServiceUnavailable
 from credctl.model import to_rfc3339
+from credctl.text import one_line, printable
 
 #: Seconds for one request: below the vault lock timeout, which a refresh holds.
 REQUEST_TIMEOUT: Final = 8.0
@@ -78,22 +80,19 @@ def http_client(**settings: Any) -> Any:
 
 
 def shown_url(url: str) -> str:
-    """An endpoint URL without query, fragment or user info (never a secret)."""
+    """An endpoint URL without query, fragment or user info (never a secret), escaped."""
     try:
         parts = urlsplit(url)
         host = parts.hostname or ""
         port = f":{parts.port}" if parts.port else ""
     except ValueError:
         return "(an invalid URL)"
-    return f"{parts.scheme}://{host}{port}{parts.path}"
+    return printable(f"{parts.scheme}://{host}{port}{parts.path}")
 
 
 def provider_text(text: object, limit: int = 160) -> str:
-    """Text the provider chose (an error description), made safe to print on one line."""
-    if not isinstance(text, str):
-        return ""
-    cleaned = "".join(ch if ch.isprintable() else " " for ch in text).strip()
-    return cleaned if len(cleaned) <= limit else cleaned[: limit - 1] + "…"
+    """Text the provider chose (an error code or description), safe to print on one line."""
+    return one_line(text, limit)
 
 
 def _reason(exc: BaseException) -> str:
