@@ -183,3 +183,23 @@ def test_check_url_refuses_what_it_could_not_print(url: str) -> None:
     with pytest.raises(InvalidInput) as raised:
         check_url(url, "issuer")
     assert "\x1b" not in raised.value.message
+
+
+def test_scopes_named_in_the_not_granted_warning_are_escaped(
+    run_cli: RunCli, initialized_vault: Path, provider: LocalProvider
+) -> None:
+    """Scopes come from the command line or an earlier login stored in the vault."""
+    device_answer(provider)
+    provider.answer("/token", {"access_token": "FAKE-at", "token_type": "Bearer",
+                               "expires_in": 3600, "scope": "openid"})  # fmt: skip
+
+    result = run_cli(
+        "oauth", "login", "box", "--device", "--token-url", f"{provider.url}/token",
+        "--device-url", f"{provider.url}/device", "--client-id", "cli",
+        "--scope", f"openid api{OSC8}", env=ENV,
+    )  # fmt: skip
+
+    assert result.returncode == 0, result.stderr
+    assert "did not grant: api\\x1b]8;;" in result.stderr
+    for char in ACTIVE:
+        assert char not in result.stderr, (char, result.stderr)

@@ -301,7 +301,7 @@ def _report_login(
     missing = [scope for scope in asked or () if granted and scope not in granted]
     if missing:
         # Providers drop scopes they do not know, silently (oidc-provider does).
-        output.warn(f"the provider did not grant: {', '.join(missing)}")
+        output.warn(f"the provider did not grant: {printable(', '.join(missing))}")
 
 
 @oauth_app.command("client-credentials")
