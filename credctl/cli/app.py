@@ -43,6 +43,9 @@ def _version(value: bool) -> None:
 
 def _root(ctx: typer.Context, **values: Any) -> None:
     """Global options come before the subcommand."""
+    if ctx.obj is not None:
+        return  # credctl.cli.argv read the global options and built the context
+    # Completion lines reach Typer whole, global options included.
     vault = values.get("vault")
     ctx.obj = CliContext(
         Path(vault).expanduser() if vault is not None else None,
@@ -52,7 +55,7 @@ def _root(ctx: typer.Context, **values: Any) -> None:
 
 
 def _root_signature() -> None:
-    # The global options come from the same spec the fast path parses (credctl.cli.spec).
+    # The global options come from the same spec credctl.cli.argv parses.
     params, annotations = spec_commands.parameters((), GLOBAL_OPTIONS)
     version = Annotated[
         bool,
