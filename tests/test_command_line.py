@@ -787,3 +787,78 @@ def test_get_token_with_attached_field_stays_on_the_fast_path(
     assert done.returncode == 0, done.stderr
     assert done.stdout == "FAKE-parser-token\n"
     assert not any(m.split(".")[0] in TYPER_AND_FRIENDS for m in modules)
+
+
+# -- the rest of the Typer app loads command modules lazily ------------------------------
+
+COMMAND_MODULES = {
+    "credctl.cli.vault_commands",
+    "credctl.cli.credential_commands",
+    "credctl.cli.credential_edit",
+    "credctl.cli.import_export",
+    "credctl.cli.metrics_command",
+    "credctl.cli.oauth_commands",
+    "credctl.cli.doctor",
+    "credctl.cli.render_command",
+    "credctl.cli.key_commands",
+    "credctl.cli.get_token",
+    "credctl.cli.env_command",
+    "credctl.cli.exec_command",
+    "credctl.cli.create_command",
+}
+
+
+@pytest.mark.parametrize(
+    ("args", "own"),
+    [
+        (["list", "--help"], {"credctl.cli.credential_commands"}),
+        (["show", "x"], {"credctl.cli.credential_commands"}),
+        (["key", "--help"], {"credctl.cli.key_commands"}),
+        (["render", "--help"], {"credctl.cli.render_command"}),
+        (["get-token", "--help"], set()),
+        (["--help"], set()),
+        ([], set()),
+    ],
+    ids=" ".join,
+)
+def test_a_command_imports_only_its_own_module(
+    tmp_path: Path, args: list[str], own: set[str]
+) -> None:
+    modules, done = modules_after(tmp_path, *args)
+    assert_no_traceback(done)
+    assert modules & COMMAND_MODULES == own, done.stderr
+
+
+def test_help_lists_every_command_with_its_summary(run_cli: RunCli) -> None:
+    from credctl.cli.app import COMMANDS
+
+    result = run_cli("--help", env={"COLUMNS": "200"})
+    assert result.returncode == 0, result.stderr
+    for name, entry in COMMANDS.items():
+        assert f" {name} " in result.stdout
+        assert entry.summary in result.stdout, name
+
+
+def test_the_command_table_matches_what_the_modules_register() -> None:
+    """COMMANDS names every command any module registers, with the line its module gives it."""
+    import importlib
+    import inspect as inspect_module
+    import pkgutil
+
+    import typer
+
+    import credctl.cli
+    from credctl.cli.app import COMMANDS, load_command
+
+    scratch = typer.Typer()
+    for info in pkgutil.iter_modules(credctl.cli.__path__):
+        module = importlib.import_module(f"credctl.cli.{info.name}")
+        register = getattr(module, "register", None)
+        if register is not None and info.name != "spec_commands":
+            register(scratch)
+    registered = typer.main.get_group(scratch).commands
+    assert set(COMMANDS) == set(registered) | set(FAST_COMMANDS)
+    for name, command in registered.items():
+        own = command.short_help or inspect_module.cleandoc(command.help or "").split("\n\n")[0]
+        assert COMMANDS[name].summary.split() == own.split(), name
+        assert type(load_command(name)) is type(command)

@@ -125,3 +125,10 @@ def register(app: typer.Typer, specs: Sequence[CommandSpec]) -> None:
         app.command(spec.name, cls=cls, help=spec.help, short_help=spec.summary, epilog=epilog)(
             _refuse(spec)
         )
+
+
+def click_command(spec: CommandSpec) -> Any:
+    """The click command Typer makes of `spec`, ready to be added to a group."""
+    scratch = typer.Typer()
+    register(scratch, [spec])
+    return typer.main.get_group(scratch).commands[spec.name]
