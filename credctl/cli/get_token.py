@@ -16,7 +16,7 @@ def run_get_token(cli: CliContext, request: GetTokenRequest) -> int:
     manager = cli.manager()
     ref = request.ref
     output_format = request.format
-    if request.field:
+    if request.field is not None:
         if output_format != "raw":
             raise InvalidInput("--field prints a raw value; it cannot be combined with --format")
         _write(manager.get_field(ref, request.field).expose())
