@@ -244,14 +244,53 @@ class StorageKind(enum.Enum):
     MEMORY = "memory"
     FILE = "file"
     CUSTOM = "custom"
+    #: A shared engine reached by URL (SPEC §13): ``sqlite:///PATH``, ``postgresql://…``,
+    #: ``vault://HOST/MOUNT``, ``awssm://REGION/PREFIX``, ``azurekv://NAME``.
+    DATABASE = "database"
+    VAULT = "vault"
+    AWS_SECRETS_MANAGER = "aws-secrets-manager"
+    AZURE_KEY_VAULT = "azure-key-vault"
+
+
+#: URL schemes of the record backends beyond the vault file, by kind.
+BACKEND_SCHEMES: Mapping[str, StorageKind] = {
+    "sqlite": StorageKind.DATABASE,
+    "postgresql": StorageKind.DATABASE,
+    "postgres": StorageKind.DATABASE,
+    "vault": StorageKind.VAULT,
+    "awssm": StorageKind.AWS_SECRETS_MANAGER,
+    "azurekv": StorageKind.AZURE_KEY_VAULT,
+}
 
 
 class StorageBackend(NamedTuple):
-    """The seed's `StorageBackend` enum: ``Memory``, ``File(path)`` or ``Custom(storage)``."""
+    """The seed's `StorageBackend` enum.
+
+    ``Memory``, ``File(path)``, ``Custom(storage)``, and the shared backends of SPEC
+    §13, each described by one URL (`url`): ``Database(url)`` (``postgresql://…`` or
+    ``sqlite:///PATH``), ``Vault(url, token)`` (HashiCorp Vault KV v2),
+    ``AwsSecretsManager(region)`` and ``AzureKeyVault(url)``.  Every one of them
+    stores only records sealed with the vault's data key.  `token` (HashiCorp
+    Vault) is never shown by `repr`.
+    """
 
     kind: StorageKind
     path: Path | None = None
     storage: Any = None
+    url: str | None = None
+    token: str | None = None
+
+    def __repr__(self) -> str:  # the Vault token is a secret
+        parts = [f"kind={self.kind.name}"]
+        if self.path is not None:
+            parts.append(f"path={str(self.path)!r}")
+        if self.url is not None:
+            parts.append(f"url={self.url!r}")
+        if self.storage is not None:
+            parts.append(f"storage={self.storage!r}")
+        if self.token is not None:
+            parts.append("token=***")
+        return f"StorageBackend({', '.join(parts)})"
 
     @classmethod
     def memory(cls) -> StorageBackend:
@@ -267,6 +306,98 @@ class StorageBackend(NamedTuple):
     def custom(cls, storage: Any) -> StorageBackend:
         """Any object that implements `credctl.storage.CredentialStorage`."""
         return cls(StorageKind.CUSTOM, storage=storage)
+
+    @classmethod
+    def database(cls, url: str) -> StorageBackend:
+        """PostgreSQL (``postgresql://user@host/db``) or SQLite (``sqlite:///PATH``)."""
+        return cls.from_url(url, expect=StorageKind.DATABASE)
+
+    @classmethod
+    def vault(cls, url: str, token: str | None = None, *, mount: str = "secret") -> StorageBackend:
+        """HashiCorp Vault's KV v2 engine: ``https://vault.example.com`` (mount `mount`)
+        or ``vault://HOST/MOUNT``; `token` defaults to ``VAULT_TOKEN``."""
+        if url.startswith(("http://", "https://")):
+            from urllib.parse import urlsplit
+
+            parts = urlsplit(url)
+            tls = "" if parts.scheme == "https" else "?tls=false"
+            url = f"vault://{parts.netloc}/{mount}{tls}"
+        return cls.from_url(url, expect=StorageKind.VAULT)._replace(token=token)
+
+    @classmethod
+    def aws_secrets_manager(cls, region: str, prefix: str = "credctl") -> StorageBackend:
+        """AWS Secrets Manager in `region`; secret names start with `prefix`."""
+        return cls.from_url(f"awssm://{region}/{prefix}", expect=StorageKind.AWS_SECRETS_MANAGER)
+
+    @classmethod
+    def azure_key_vault(cls, url: str) -> StorageBackend:
+        """Azure Key Vault: ``https://NAME.vault.azure.net`` or ``azurekv://NAME``."""
+        if url.startswith("https://"):
+            from urllib.parse import urlsplit
+
+            host = urlsplit(url).hostname or ""
+            url = f"azurekv://{host.split('.', 1)[0]}"
+        return cls.from_url(url, expect=StorageKind.AZURE_KEY_VAULT)
+
+    # The seed's spellings (``StorageBackend::Database { url }`` …).
+
+    @classmethod
+    def Memory(cls) -> StorageBackend:  # noqa: N802 - the seed's name
+        """`memory`, as the seed spells it."""
+        return cls.memory()
+
+    @classmethod
+    def File(cls, path: Path | str | None = None) -> StorageBackend:  # noqa: N802
+        """`file`, as the seed spells it."""
+        return cls.file(path)
+
+    @classmethod
+    def Custom(cls, storage: Any) -> StorageBackend:  # noqa: N802
+        """`custom`, as the seed spells it."""
+        return cls.custom(storage)
+
+    @classmethod
+    def Database(cls, url: str) -> StorageBackend:  # noqa: N802
+        """`database`, as the seed spells it."""
+        return cls.database(url)
+
+    @classmethod
+    def Vault(cls, url: str, token: str | None = None) -> StorageBackend:  # noqa: N802
+        """`vault`, as the seed spells it."""
+        return cls.vault(url, token)
+
+    @classmethod
+    def AwsSecretsManager(cls, region: str) -> StorageBackend:  # noqa: N802
+        """`aws_secrets_manager`, as the seed spells it."""
+        return cls.aws_secrets_manager(region)
+
+    @classmethod
+    def AzureKeyVault(cls, url: str) -> StorageBackend:  # noqa: N802
+        """`azure_key_vault`, as the seed spells it."""
+        return cls.azure_key_vault(url)
+
+    @classmethod
+    def from_url(cls, url: str, *, expect: StorageKind | None = None) -> StorageBackend:
+        """The backend a ``--backend`` URL names; a plain path or ``file:PATH`` is a
+        vault file.  An unknown scheme is `InvalidInput` (exit 9)."""
+        from credctl.errors import InvalidInput
+
+        scheme, sep, rest = url.partition(":")
+        if not sep or (scheme not in BACKEND_SCHEMES and scheme != "file"):
+            if expect is None and "://" not in url:
+                return cls.file(url)
+            raise InvalidInput(
+                f"unknown storage backend {url.split(':', 1)[0]!r}",
+                hint="use sqlite:///PATH, postgresql://…, vault://HOST/MOUNT, "
+                "awssm://REGION/PREFIX, azurekv://NAME, or a vault file path",
+            )
+        if scheme == "file":
+            path = rest[2:] if rest.startswith("//") else rest
+            return cls.file(path)
+        kind = BACKEND_SCHEMES[scheme]
+        if expect is not None and kind is not expect:
+            raise InvalidInput(f"{scheme}:// is not a {expect.value} URL")
+        return cls(kind, url=url)
 
 
 class CacheStrategy(enum.Enum):
