@@ -685,6 +685,11 @@ def open_storage(backend: StorageBackend) -> CredentialStorage:
         if not isinstance(backend.storage, CredentialStorage):
             raise InvalidInput("a custom storage backend must implement CredentialStorage")
         return backend.storage
+    if backend.kind is not StorageKind.FILE:
+        from credctl.storage.backends import open_backend_storage
+
+        assert backend.url is not None
+        return open_backend_storage(backend.url, token=backend.token)
     from credctl.paths import default_vault_path
     from credctl.storage.vault_storage import VaultStorage
     from credctl.vault.store import Vault

@@ -13,7 +13,8 @@ from credctl.vault.health import HealthReport, Level, examine
 
 if TYPE_CHECKING:
     from credctl.vault.format import ParsedFile
-    from credctl.vault.store import Unlocker, Vault
+    from credctl.vault.slot_ops import UnlockTarget
+    from credctl.vault.store import Unlocker
 
 SYMBOL = {Level.OK: "ok", Level.DEGRADED: "warn", Level.UNHEALTHY: "FAIL"}
 STATUS = {Level.OK: "healthy", Level.DEGRADED: "degraded", Level.UNHEALTHY: "unhealthy"}
@@ -69,7 +70,7 @@ class _RememberingUnlocker:
         self.inner = inner
         self.found: tuple[bytes, str] | None = None
 
-    def unlock(self, vault: Vault, parsed: ParsedFile) -> tuple[bytes, str]:
+    def unlock(self, vault: UnlockTarget, parsed: ParsedFile) -> tuple[bytes, str]:
         if self.found is None:
             self.found = self.inner.unlock(vault, parsed)
         return self.found

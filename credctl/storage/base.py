@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from credctl.records.activity import ActivityLog
 
 Record = dict[str, Any]
+#: The owner of credentials that the vault's own user creates (CLI, library).
+DEFAULT_OWNER = "local"
 
 
 class StorageSnapshot(Protocol):

@@ -8,14 +8,36 @@ kinds even when the vault file no longer parses.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from credctl.errors import CredentialError, VaultLockedError
 from credctl.vault.opened import SESSION_SOURCE, OpenVault
 
 if TYPE_CHECKING:
-    from credctl.vault.sessions import SessionToken
-    from credctl.vault.store import Unlocker, Vault
+    from credctl.vault.format import ParsedFile
+    from credctl.vault.sessions import SessionPlace, SessionToken
+    from credctl.vault.slot_ops import Unlocker
+
+
+class GrantTarget(Protocol):
+    """A vault whose grants can start and end: a vault file or a shared backend's slots."""
+
+    def open(self, unlocker: Unlocker) -> OpenVault: ...
+
+    def read_parsed(self) -> ParsedFile: ...
+
+    def session_host(self) -> SessionPlace: ...
+
+    def last_vault_id(self) -> bytes | None:
+        """The id of the vault last known here, when it no longer reads."""
+        ...
+
+    def remember_keyring(self, vault_id: bytes, data_key: bytes) -> None: ...
+
+    def forget_keyring(self, vault_id: bytes | None) -> bool: ...
+
+
+Vault = GrantTarget
 
 
 class LockResult(NamedTuple):
@@ -35,16 +57,14 @@ def start_session(
     from credctl.vault import sessions
 
     return sessions.create_session(
-        vault.file, opened.vault_id, opened.data_key, ttl_seconds, now=now
+        vault.session_host(), opened.vault_id, opened.data_key, ttl_seconds, now=now
     )
 
 
 def remember(vault: Vault, unlocker: Unlocker) -> None:
     """Keep the data key in the OS keyring until `lock`."""
     opened = _open_for_grant(vault, unlocker)
-    from credctl.vault import keyring_store
-
-    keyring_store.remember(vault.file, opened.vault_id, opened.data_key)
+    vault.remember_keyring(opened.vault_id, opened.data_key)
 
 
 def lock(vault: Vault) -> LockResult:
@@ -53,17 +73,16 @@ def lock(vault: Vault) -> LockResult:
     A vault that cannot be read is no reason to keep a grant alive; the problem
     is returned for the caller to report after the cleanup.
     """
-    from credctl.vault import keyring_store, sessions
+    from credctl.vault import sessions
 
-    ended = sessions.revoke_all(vault.file)
+    ended = sessions.revoke_all(vault.session_host())
     problem: CredentialError | None = None
     try:
         vault_id: bytes | None = vault.read_parsed().header.vault_id
     except CredentialError as exc:
         problem = exc
-        anchor = vault.file.read_anchor()  # the id of the vault last written here
-        vault_id = anchor[0] if anchor else None
-    forgot = keyring_store.forget(vault.file, vault_id)
+        vault_id = vault.last_vault_id()
+    forgot = vault.forget_keyring(vault_id)
     return LockResult(ended, forgot, problem)
 
 

@@ -11,6 +11,10 @@ The folder is reached through `PrivateDir` (SPEC §14): a ``sessions`` that is a
 link, another user's or too open is refused (exit 6); inside it only the user's
 regular files are read or deleted, so a planted link, FIFO or device is never
 followed, opened for long, or removed.
+
+A vault kept in a shared backend keeps its session records there instead (a
+`SessionHost`, `credctl.storage.backend_vault`), so the same `CREDCTL_SESSION`
+string unlocks it from any machine; the record format is the same.
 """
 
 from __future__ import annotations
@@ -21,12 +25,11 @@ import contextlib
 import json
 import struct
 import time
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 from credctl.errors import UnsafePathError
 from credctl.vault import crypto
 from credctl.vault.file import VaultFile
-from credctl.vault.sidecar import PrivateDir
 
 SESSION_PREFIX = "credctl-s1"
 _INFO = b"credctl/v1/session"
@@ -81,12 +84,49 @@ def _expiry(record: object) -> int:
     return expires
 
 
-def _folder(vault: VaultFile, *, create: bool = False) -> PrivateDir | None:
-    """``VAULT.d/sessions``, checked; the caller closes it."""
-    return vault.companion.subdir(_FOLDER, create=create)
+class SessionFolder(Protocol):
+    """Where session records are kept: ``VAULT.d/sessions`` (`PrivateDir`) or a backend."""
+
+    def __enter__(self) -> SessionFolder: ...
+
+    def __exit__(self, *exc_info: object) -> None: ...
+
+    def read_file(self, name: str) -> bytes | None:
+        """A record's bytes, None when there is none."""
+        ...
+
+    def write_file_atomic(self, name: str, data: bytes) -> None:
+        """Store a record whole."""
+        ...
+
+    def unlink(self, name: str) -> bool:
+        """Remove a record; False when there was none."""
+        ...
+
+    def regular_files(self) -> list[str]:
+        """The names of the records."""
+        ...
 
 
-def _read_expiry(folder: PrivateDir, name: str) -> int:
+class SessionHost(Protocol):
+    """A vault that keeps its session records somewhere other than ``VAULT.d``."""
+
+    def session_folder(self, *, create: bool = False) -> SessionFolder | None:
+        """The place of the session records (None when there is none yet)."""
+        ...
+
+
+SessionPlace = VaultFile | SessionHost
+
+
+def _folder(vault: SessionPlace, *, create: bool = False) -> SessionFolder | None:
+    """``VAULT.d/sessions``, checked, or the backend's session records; the caller closes it."""
+    if isinstance(vault, VaultFile):
+        return vault.companion.subdir(_FOLDER, create=create)
+    return vault.session_folder(create=create)
+
+
+def _read_expiry(folder: SessionFolder, name: str) -> int:
     """A session file's expiry; 0 when it is damaged (so that sweeping removes it)."""
     try:
         raw = folder.read_file(name)
@@ -96,7 +136,7 @@ def _read_expiry(folder: PrivateDir, name: str) -> int:
 
 
 def create_session(
-    vault: VaultFile,
+    vault: SessionPlace,
     vault_id: bytes,
     data_key: bytes,
     ttl_seconds: int,
@@ -127,7 +167,7 @@ def create_session(
 
 
 def open_session(
-    vault: VaultFile, text: str, vault_id: bytes, *, now: float | None = None
+    vault: SessionPlace, text: str, vault_id: bytes, *, now: float | None = None
 ) -> tuple[bytes | None, str]:
     """The data key from a live session, or None and the reason it is no source."""
     token = SessionToken.parse(text)
@@ -161,7 +201,7 @@ def open_session(
     return data_key, ""
 
 
-def sweep_expired(vault: VaultFile, *, now: float | None = None) -> int:
+def sweep_expired(vault: SessionPlace, *, now: float | None = None) -> int:
     """Delete session files whose expiry has passed; returns how many."""
     folder = _folder(vault)
     if folder is None:
@@ -170,7 +210,7 @@ def sweep_expired(vault: VaultFile, *, now: float | None = None) -> int:
         return _sweep(folder, time.time() if now is None else now)
 
 
-def _sweep(folder: PrivateDir, now: float) -> int:
+def _sweep(folder: SessionFolder, now: float) -> int:
     removed = 0
     for name in _session_names(folder):
         if now >= _read_expiry(folder, name):
@@ -179,7 +219,7 @@ def _sweep(folder: PrivateDir, now: float) -> int:
     return removed
 
 
-def revoke_all(vault: VaultFile) -> int:
+def revoke_all(vault: SessionPlace) -> int:
     """Delete every session file of this vault (`credctl lock`, `rekey`)."""
     folder = _folder(vault)
     if folder is None:
@@ -192,7 +232,7 @@ def revoke_all(vault: VaultFile) -> int:
     return removed
 
 
-def count_live(vault: VaultFile, *, now: float | None = None) -> int:
+def count_live(vault: SessionPlace, *, now: float | None = None) -> int:
     """How many sessions have not expired."""
     now = time.time() if now is None else now
     folder = _folder(vault)
@@ -202,6 +242,6 @@ def count_live(vault: VaultFile, *, now: float | None = None) -> int:
         return sum(1 for name in _session_names(folder) if _read_expiry(folder, name) > now)
 
 
-def _session_names(folder: PrivateDir) -> list[str]:
+def _session_names(folder: SessionFolder) -> list[str]:
     """The user's regular files in the folder, except a session being written."""
     return [name for name in folder.regular_files() if not name.endswith(".tmp")]

@@ -18,15 +18,13 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import NamedTuple, Protocol
 
 from credctl.errors import (
     InvalidInput,
     VaultCorruptError,
     VaultExistsError,
-    VaultLockedError,
     VaultRollbackError,
 )
 from credctl.vault import crypto, keys
@@ -48,6 +46,13 @@ from credctl.vault.opened import (
     passphrase_slots,
 )
 from credctl.vault.sealing import StaleDataKeyError, decrypt_body, decrypt_plaintext, seal_vault
+from credctl.vault.slot_ops import (
+    KeySlotOps,
+    PassphraseUnlocker,
+    RekeyResult,
+    Unlocker,
+    check_rekey_removal,
+)
 
 __all__ = [  # the names other modules import from here, wherever they now live
     "CI_KEY_SOURCE",
@@ -69,34 +74,10 @@ __all__ = [  # the names other modules import from here, wherever they now live
     "passphrase_slots",
     "seal_vault",
 ]
-_PASSPHRASE_HINT = "set CREDCTL_PASSPHRASE_FILE or CREDCTL_PASSPHRASE, or run in a terminal"  # noqa: S105
 
 
-class Unlocker(Protocol):
-    """Finds the data key for a parsed vault, from whatever source it knows."""
-
-    def unlock(self, vault: Vault, parsed: ParsedFile) -> tuple[bytes, str]:
-        """Return (data key, name of the source that gave it)."""
-        ...
-
-
-class PassphraseUnlocker(Unlocker, Protocol):
-    """An unlocker that tells which passphrase it unlocked with (None: it used none)."""
-
-    used_passphrase: bytes | None
-
-
-class RekeyResult(NamedTuple):
-    """What a rekey retired besides the old data key."""
-
-    dropped_ci_keys: tuple[int, ...]  # slot ids: a CI slot cannot be re-wrapped without its key
-    sessions_ended: int
-    backups_removed: int
-    keyring_forgotten: bool
-
-
-class Vault:
-    """One vault file and the operations that keep it whole."""
+class Vault(KeySlotOps):
+    """One vault file and the operations that keep it whole (key slots: `KeySlotOps`)."""
 
     def __init__(self, path: Path | str, *, lock_timeout: float | None = None) -> None:
         self.file = VaultFile(Path(path), lock_timeout=lock_timeout)
@@ -105,6 +86,42 @@ class Vault:
     def path(self) -> Path:
         """Absolute path of the vault file."""
         return self.file.path
+
+    @property
+    def location(self) -> str:
+        """The vault's path, for prompts and messages."""
+        return str(self.file.path)
+
+    def session_host(self) -> VaultFile:
+        """Sessions live in ``VAULT.d/sessions``."""
+        return self.file
+
+    def has_keyring_marker(self) -> bool:
+        """Whether ``VAULT.d/keyring`` says the OS keyring holds the data key."""
+        return self.file.has_keyring_marker()
+
+    def recall_keyring(self, vault_id: bytes) -> bytes | None:
+        """The data key kept by `unlock --remember`, if the keyring still has it."""
+        from credctl.vault.keyring_store import recall
+
+        return recall(self.file, vault_id)
+
+    def last_vault_id(self) -> bytes | None:
+        """The id of the vault last written at this path (from the anchor)."""
+        anchor = self.file.read_anchor()
+        return anchor[0] if anchor else None
+
+    def remember_keyring(self, vault_id: bytes, data_key: bytes) -> None:
+        """Keep the data key in the OS keyring, with its marker in ``VAULT.d``."""
+        from credctl.vault import keyring_store
+
+        keyring_store.remember(self.file, vault_id, data_key)
+
+    def forget_keyring(self, vault_id: bytes | None) -> bool:
+        """Forget the OS keyring entry and its marker; whether there was one."""
+        from credctl.vault import keyring_store
+
+        return keyring_store.forget(self.file, vault_id)
 
     def exists(self) -> bool:
         """True if a file (or anything) is at the vault path."""
@@ -238,102 +255,7 @@ class Vault:
             self._commit(opened, previous_generation=None)
         return opened
 
-    # -- key slots ----------------------------------------------------------------
-
-    def open_for_key_change(self, unlocker: Unlocker, *, allow_ci_key: bool = False) -> OpenVault:
-        """Unlock for a key-slot change: the passphrase itself, or a CI key if allowed (4)."""
-        opened = self.open(unlocker)
-        if opened.source in PASSPHRASE_SOURCES:
-            return opened
-        if allow_ci_key and opened.source == CI_KEY_SOURCE:
-            return opened
-        raise VaultLockedError(
-            f"changing key slots needs the passphrase itself; the {opened.source!r} "
-            "unlock source is not enough",
-            hint=_PASSPHRASE_HINT,
-        )
-
-    def add_ci_key(
-        self, unlocker: Unlocker, label: str = "", *, allow_ci_key: bool = False
-    ) -> tuple[keys.CiKey, str]:
-        """Add a CI key; returns it (shown once, never stored) and the source that allowed it.
-
-        With `allow_ci_key` an existing CI key may add another: it holds the data
-        key already, so it gains nothing it could not do to a copy of the file;
-        `rekey` drops every CI key, including keys added this way.
-        """
-        keys.check_label(label)
-        opened = self.open_for_key_change(unlocker, allow_ci_key=allow_ci_key)
-        with self.edit(data_key=opened.data_key, source=opened.source) as txn:
-            key = txn.add_ci_key(label)
-        return key, opened.source
-
-    def remove_key_slot(
-        self, unlocker: PassphraseUnlocker, slot_id: int, *, rekey: bool = False
-    ) -> RekeyResult | None:
-        """Remove a slot; with `rekey`, also replace the data key (see `Vault.rekey`).
-
-        Without `rekey` an older copy of the file still opens with the removed
-        key, and the data key it gives reads this vault and every later change.
-        """
-        opened = self.open_for_key_change(unlocker)
-        if rekey:
-            return self._rekey(opened, _passphrase_of(unlocker), remove=slot_id)
-        with self.edit(data_key=opened.data_key, source=opened.source) as txn:
-            txn.remove_slot(slot_id)
-        return None
-
-    def change_passphrase(
-        self,
-        unlocker: PassphraseUnlocker,
-        new_passphrase: bytes | Callable[[], bytes],
-        *,
-        memory_kib: int | None = None,
-        time_cost: int | None = None,
-        parallelism: int | None = None,
-        rekey: bool = False,
-    ) -> RekeyResult | None:
-        """Replace every passphrase slot by one for `new_passphrase`; CI keys stay.
-
-        `new_passphrase` may be a function, called once the current passphrase
-        has opened the vault (so a prompt never asks for a new one in vain).
-        Unset Argon2id settings keep the current ones.  Without `rekey` an older
-        copy of the file still opens with the old passphrase, and the data key it
-        gives reads this vault and every later change.
-        """
-        opened = self.open_for_key_change(unlocker)
-        new = new_passphrase() if callable(new_passphrase) else new_passphrase
-        if not new:
-            raise InvalidInput("the new passphrase must not be empty")
-        base = opened.passphrase_kdf
-        params = KdfParams(memory_kib or base.memory_kib, time_cost or base.time_cost,
-                           parallelism or base.parallelism)  # fmt: skip
-        params.check_for_init()
-        if rekey:
-            return self._rekey(opened, new, kdf=params)
-        with self.edit(data_key=opened.data_key, source=opened.source) as txn:
-            slot = keys.passphrase_slot(txn.vault_id, txn.next_slot_id(), new, params,
-                                        txn.data_key)  # fmt: skip
-            txn.slots = [s for s in txn.slots if s.slot_type is not SlotType.PASSPHRASE] + [slot]
-        return None
-
-    def rekey(
-        self,
-        unlocker: PassphraseUnlocker,
-        new_passphrase: bytes | Callable[[], bytes | None] | None = None,
-    ) -> RekeyResult:
-        """Re-encrypt everything under a new data key, so no older copy reads it.
-
-        The vault keeps one passphrase slot: `new_passphrase` (a function is
-        called after the unlock), else the one used to unlock.  CI keys cannot
-        be re-wrapped without their keys and are dropped; sessions end, the
-        keyring entry is forgotten and kept backups are deleted.
-        """
-        opened = self.open_for_key_change(unlocker)
-        new = new_passphrase() if callable(new_passphrase) else new_passphrase
-        return self._rekey(opened, new or _passphrase_of(unlocker))
-
-    def _rekey(
+    def replace_data_key(
         self,
         opened: OpenVault,
         passphrase: bytes,
@@ -346,12 +268,8 @@ class Vault:
             parsed = self.read_parsed()
             txn = self._open_parsed(parsed, opened.data_key, opened.source)
             txn.body.names()  # structural check of the whole index before any write
-            if remove is not None and txn.remove_slot(remove).slot_type is SlotType.PASSPHRASE:
-                raise InvalidInput(
-                    "--rekey keeps only the passphrase you unlocked with, so it cannot "
-                    f"remove passphrase slot {remove}",
-                    hint="replace a passphrase with `credctl passwd --rekey`",
-                )
+            if remove is not None:
+                check_rekey_removal(txn.remove_slot(remove))
             dropped = tuple(s.slot_id for s in txn.slots if s.slot_type is SlotType.CI_KEY)
             txn.data_key = crypto.random_bytes(crypto.KEY_SIZE)
             txn.body.meta["data_key_created"] = int(time.time())
@@ -368,13 +286,6 @@ class Vault:
         ended = sessions.revoke_all(self.file)
         forgot = keyring_store.forget(self.file, txn.vault_id)
         return RekeyResult(dropped, ended, removed, forgot)
-
-
-def _passphrase_of(unlocker: PassphraseUnlocker) -> bytes:
-    """The passphrase the unlocker used; a rekey that keeps it re-wraps the new key with it."""
-    if unlocker.used_passphrase is None:
-        raise VaultLockedError("a rekey needs the passphrase itself", hint=_PASSPHRASE_HINT)
-    return unlocker.used_passphrase
 
 
 _EMPTY = Header(b"\0" * 16, 0, b"\0" * 32, b"\0" * 12, b"\0" * 16)

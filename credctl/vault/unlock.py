@@ -26,12 +26,12 @@ from credctl.errors import InvalidInput, VaultLockedError, WrongPassphraseError
 from credctl.vault import crypto, keys
 from credctl.vault.file import read_regular_file
 from credctl.vault.format import ParsedFile
+from credctl.vault.slot_ops import UnlockTarget
 from credctl.vault.store import (
     CI_KEY_SOURCE,
     KEYRING_SOURCE,
     PASSPHRASE_SOURCE,
     SESSION_SOURCE,
-    Vault,
 )
 
 Prompt = Callable[[str], str]
@@ -114,7 +114,7 @@ class EnvironmentUnlocker:
     def __repr__(self) -> str:
         return f"EnvironmentUnlocker(sources={sorted(self.sources)})"
 
-    def unlock(self, vault: Vault, parsed: ParsedFile) -> tuple[bytes, str]:
+    def unlock(self, vault: UnlockTarget, parsed: ParsedFile) -> tuple[bytes, str]:
         """Return (data key, source) or raise (4 locked, 5 wrong key, 6 damaged)."""
         header = parsed.header
         found = None
@@ -135,7 +135,7 @@ class EnvironmentUnlocker:
             return data_key, source
         if self.prompt is not None:
             for attempt in range(PROMPT_ATTEMPTS):
-                entered = self.prompt(f"Passphrase for {vault.path}: ").encode()
+                entered = self.prompt(f"Passphrase for {vault.location}: ").encode()
                 try:
                     data_key, _slot = keys.unwrap_with_passphrase(header, entered)
                 except WrongPassphraseError:
@@ -147,7 +147,7 @@ class EnvironmentUnlocker:
                 return data_key, "prompt"
         raise self._locked(vault)
 
-    def _locked(self, vault: Vault) -> VaultLockedError:
+    def _locked(self, vault: UnlockTarget) -> VaultLockedError:
         reasons = "; ".join(self.notes)
         if self.sources == ALL_SOURCES:
             message = "the vault is locked and no unlock source is available"
@@ -163,10 +163,10 @@ class EnvironmentUnlocker:
             message + (f" ({reasons})" if reasons else ""), hint=sources_hint(self.sources)
         )
 
-    def _offered(self, source: str, vault: Vault) -> bool:
+    def _offered(self, source: str, vault: UnlockTarget) -> bool:
         """Whether the environment holds `source` (to say why it was not used)."""
         if source == KEYRING_SOURCE:
-            return vault.file.has_keyring_marker()
+            return vault.has_keyring_marker()
         return bool(self.env.get(_VARIABLES.get(source, "")))
 
     def passphrase(self) -> tuple[bytes | None, str]:
@@ -179,13 +179,13 @@ class EnvironmentUnlocker:
             return os.fsencode(value), "passphrase-env"
         return None, ""
 
-    def _from_session(self, vault: Vault, parsed: ParsedFile) -> tuple[bytes, str] | None:
+    def _from_session(self, vault: UnlockTarget, parsed: ParsedFile) -> tuple[bytes, str] | None:
         text = self.env.get("CREDCTL_SESSION")
         if not text:
             return None
         from credctl.vault.sessions import open_session
 
-        data_key, reason = open_session(vault.file, text, parsed.header.vault_id)
+        data_key, reason = open_session(vault.session_host(), text, parsed.header.vault_id)
         if data_key is None:
             self.notes.append(reason)
             return None
@@ -200,12 +200,10 @@ class EnvironmentUnlocker:
             return None
         return keys.unwrap_with_ci_key(parsed.header, keys.CiKey.parse(text)), "ci-key"
 
-    def _from_keyring(self, vault: Vault, parsed: ParsedFile) -> tuple[bytes, str] | None:
-        if not vault.file.has_keyring_marker():
+    def _from_keyring(self, vault: UnlockTarget, parsed: ParsedFile) -> tuple[bytes, str] | None:
+        if not vault.has_keyring_marker():
             return None
-        from credctl.vault.keyring_store import recall
-
-        data_key = recall(vault.file, parsed.header.vault_id)
+        data_key = vault.recall_keyring(parsed.header.vault_id)
         if data_key is None or not _key_fits(parsed, data_key):
             self.notes.append("the OS keyring holds no usable key for this vault")
             return None

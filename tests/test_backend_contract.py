@@ -1,0 +1,36 @@
+"""The storage contract (`credctl.testing.StorageBackendTests`) on every blob backend.
+
+Each engine runs the same tests through `SealedStorage`: SQLite here, and the
+real peers (PostgreSQL, the KV v2 server, moto, the Azure responder) in their
+own classes below when they can be started.
+"""
+
+from __future__ import annotations
+
+from credctl.storage import CredentialStorage
+from credctl.storage.blobs import BlobBackend
+from credctl.storage.sqlite import SqliteBackend
+from credctl.testing import StorageBackendTests
+from tests.backend_support import init_backend, sealed
+
+
+class SealedBackendTests(StorageBackendTests):
+    """Build a fresh vault in a fresh engine; a second handle opens the same engine."""
+
+    def engine(self) -> BlobBackend:
+        raise NotImplementedError
+
+    def make_storage(self) -> CredentialStorage:
+        backend = self.engine()
+        init_backend(backend)
+        return sealed(backend, self.workdir / "anchors")
+
+    def reopen_storage(self, storage: CredentialStorage) -> CredentialStorage:
+        return sealed(self.engine(), self.workdir / "anchors")
+
+
+class TestSqliteStorage(SealedBackendTests):
+    """``sqlite:///PATH``."""
+
+    def engine(self) -> BlobBackend:
+        return SqliteBackend(self.workdir / "db" / "credctl.sqlite")
