@@ -7,11 +7,14 @@ own classes below when they can be started.
 
 from __future__ import annotations
 
+import pytest
+
 from credctl.storage import CredentialStorage
 from credctl.storage.blobs import BlobBackend
 from credctl.storage.sqlite import SqliteBackend
 from credctl.testing import StorageBackendTests
 from tests.backend_support import init_backend, sealed
+from tests.peer_backends import PostgresServer, postgres  # noqa: F401 - the fixture
 
 
 class SealedBackendTests(StorageBackendTests):
@@ -34,3 +37,28 @@ class TestSqliteStorage(SealedBackendTests):
 
     def engine(self) -> BlobBackend:
         return SqliteBackend(self.workdir / "db" / "credctl.sqlite")
+
+
+class TestPostgresStorage(SealedBackendTests):
+    """``postgresql://…`` on a real server (Debian's PostgreSQL, started for the session)."""
+
+    @pytest.fixture(autouse=True)
+    def _server(self, postgres: PostgresServer) -> None:
+        self.server = postgres
+        self.url = postgres.url()
+
+    def engine(self) -> BlobBackend:
+        from credctl.storage.postgres import PostgresBackend
+
+        backend = PostgresBackend(self.url, space=self.url.rsplit("=", 1)[1])
+        self.opened.append(backend)
+        return backend
+
+    def setup_method(self, method: object = None) -> None:
+        super().setup_method(method)
+        self.opened: list[BlobBackend] = []
+
+    def teardown_method(self, method: object = None) -> None:
+        for backend in self.opened:
+            backend.close()
+        super().teardown_method(method)

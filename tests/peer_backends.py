@@ -1,0 +1,148 @@
+"""Real peers of the backend tests: PostgreSQL (Debian's), moto's AWS, a Vault KV v2 server.
+
+PostgreSQL is started with ``initdb``/``pg_ctl`` into a temporary folder on a free
+127.0.0.1 port (as the ``postgres`` user through ``runuser`` when the tests run as
+root) and stopped after the session.  What a missing peer does is decided in one
+place, `missing`: a loud skip, or a failure under ``CREDCTL_REQUIRE_PEERS=1``
+(``.ci/run``); a peer that is installed but does not start always fails.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import NoReturn
+
+import pytest
+
+REQUIRED = os.environ.get("CREDCTL_REQUIRE_PEERS") == "1"
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+
+
+def _banner(text: str) -> None:
+    sys.stderr.write(f"\n{'!' * 78}\n{text}\n{'!' * 78}\n")
+
+
+def missing(reason: str) -> NoReturn:
+    """A peer is not installed: skip loudly, or fail when peers are required."""
+    if REQUIRED:
+        _banner(f"PEER MISSING: {reason} (CREDCTL_REQUIRE_PEERS=1: a missing peer fails)")
+        pytest.fail(f"PEER MISSING: {reason}", pytrace=False)
+    _banner(f"NOT TESTED: {reason}")
+    pytest.skip(f"NOT TESTED: {reason}")
+
+
+def failed(reason: str) -> NoReturn:
+    """A peer is installed but did not start: always a failure."""
+    _banner(f"PEER FAILED: {reason}")
+    pytest.fail(f"PEER FAILED: {reason}", pytrace=False)
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _pg_bin(name: str) -> str:
+    candidate = PG_BIN / name
+    if candidate.exists():
+        return str(candidate)
+    found = shutil.which(name)
+    if found is None:
+        missing(f"PostgreSQL's {name} is not installed (`apt-get install postgresql`)")
+    return found
+
+
+def _as_postgres(args: list[str]) -> list[str]:
+    if os.geteuid() != 0:
+        return args
+    return ["runuser", "-u", "postgres", "--", *args]
+
+
+class PostgresServer:
+    """A throw-away PostgreSQL cluster; `url(space)` names a fresh vault space in it."""
+
+    def __init__(self, folder: Path, port: int) -> None:
+        self.folder = folder
+        self.port = port
+        self.count = 0
+
+    def url(self, space: str | None = None) -> str:
+        """A URL on the server; a new space unless one is named."""
+        if space is None:
+            self.count += 1
+            space = f"t{os.getpid()}x{self.count}"
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres?space={space}"
+
+    def psql(self, sql: str) -> str:
+        """Run SQL as the superuser; the output, unaligned."""
+        result = subprocess.run(
+            _as_postgres([_pg_bin("psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U",
+                          "postgres", "-At", "-c", sql]),  # fmt: skip
+            capture_output=True, text=True, check=True, timeout=60,
+        )  # fmt: skip
+        return result.stdout
+
+
+@contextlib.contextmanager
+def postgres_server() -> Iterator[PostgresServer]:
+    """Start a cluster (or skip/fail as `missing` decides) and stop it afterwards."""
+    initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
+    if os.geteuid() == 0 and shutil.which("runuser") is None:
+        missing("runuser is needed to start PostgreSQL as root")
+    folder = Path(tempfile.mkdtemp(prefix="credctl-pg-"))
+    os.chmod(folder, 0o755)
+    data = folder / "data"
+    port = free_port()
+    if os.geteuid() == 0:
+        shutil.chown(folder, "postgres", "postgres")
+    try:
+        init = subprocess.run(
+            _as_postgres([initdb, "-D", str(data), "-A", "trust", "-U", "postgres",
+                          "--no-sync", "-E", "UTF8"]),  # fmt: skip
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        if init.returncode != 0:
+            failed(f"initdb: {init.stderr.strip()[-500:]}")
+        options = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off"
+        start = subprocess.run(
+            _as_postgres([pg_ctl, "-D", str(data), "-l", str(folder / "log"), "-o", options,
+                          "-w", "-t", "60", "start"]),  # fmt: skip
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        if start.returncode != 0:
+            log = (folder / "log").read_text(errors="replace")[-800:]
+            failed(f"pg_ctl start: {start.stderr.strip()[-300:]} {log}")
+        server = PostgresServer(folder, port)
+        deadline = time.monotonic() + 30
+        while True:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
+                break
+            if time.monotonic() > deadline:
+                failed("PostgreSQL did not accept connections")
+            time.sleep(0.05)
+        yield server
+    finally:
+        if data.exists():
+            subprocess.run(
+                _as_postgres([pg_ctl, "-D", str(data), "-m", "immediate", "-w", "stop"]),
+                capture_output=True, timeout=60, check=False,
+            )  # fmt: skip
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """One PostgreSQL server for the whole test session."""
+    with postgres_server() as server:
+        yield server
