@@ -87,10 +87,25 @@ class PostgresServer:
     def psql(self, sql: str) -> str:
         """Run SQL as the superuser; the output, unaligned."""
         result = subprocess.run(
-            _as_postgres([_pg_bin("psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U",
-                          "postgres", "-At", "-c", sql]),  # fmt: skip
-            capture_output=True, text=True, check=True, timeout=60,
-        )  # fmt: skip
+            _as_postgres(
+                [
+                    _pg_bin("psql"),
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    str(self.port),
+                    "-U",
+                    "postgres",
+                    "-At",
+                    "-c",
+                    sql,
+                ]
+            ),
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        )
         return result.stdout
 
 
@@ -101,25 +116,56 @@ def postgres_server() -> Iterator[PostgresServer]:
     if os.geteuid() == 0 and shutil.which("runuser") is None:
         missing("runuser is needed to start PostgreSQL as root")
     folder = Path(tempfile.mkdtemp(prefix="credctl-pg-"))
-    os.chmod(folder, 0o755)
+    os.chmod(folder, 0o755)  # noqa: S103 - the postgres user must reach its data folder
     data = folder / "data"
     port = free_port()
     if os.geteuid() == 0:
         shutil.chown(folder, "postgres", "postgres")
     try:
         init = subprocess.run(
-            _as_postgres([initdb, "-D", str(data), "-A", "trust", "-U", "postgres",
-                          "--no-sync", "-E", "UTF8"]),  # fmt: skip
-            capture_output=True, text=True, timeout=120, check=False,
-        )  # fmt: skip
+            _as_postgres(
+                [
+                    initdb,
+                    "-D",
+                    str(data),
+                    "-A",
+                    "trust",
+                    "-U",
+                    "postgres",
+                    "--no-sync",
+                    "-E",
+                    "UTF8",
+                ]
+            ),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
         if init.returncode != 0:
             failed(f"initdb: {init.stderr.strip()[-500:]}")
         options = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off"
         start = subprocess.run(
-            _as_postgres([pg_ctl, "-D", str(data), "-l", str(folder / "log"), "-o", options,
-                          "-w", "-t", "60", "start"]),  # fmt: skip
-            capture_output=True, text=True, timeout=120, check=False,
-        )  # fmt: skip
+            _as_postgres(
+                [
+                    pg_ctl,
+                    "-D",
+                    str(data),
+                    "-l",
+                    str(folder / "log"),
+                    "-o",
+                    options,
+                    "-w",
+                    "-t",
+                    "60",
+                    "start",
+                ]
+            ),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
         if start.returncode != 0:
             log = (folder / "log").read_text(errors="replace")[-800:]
             failed(f"pg_ctl start: {start.stderr.strip()[-300:]} {log}")
@@ -136,13 +182,15 @@ def postgres_server() -> Iterator[PostgresServer]:
         if data.exists():
             subprocess.run(
                 _as_postgres([pg_ctl, "-D", str(data), "-m", "immediate", "-w", "stop"]),
-                capture_output=True, timeout=60, check=False,
-            )  # fmt: skip
+                capture_output=True,
+                timeout=60,
+                check=False,
+            )
         shutil.rmtree(folder, ignore_errors=True)
 
 
-@pytest.fixture(scope="session")
-def postgres() -> Iterator[PostgresServer]:
+@pytest.fixture(scope="session", name="postgres")
+def postgres_fixture() -> Iterator[PostgresServer]:
     """One PostgreSQL server for the whole test session."""
     with postgres_server() as server:
         yield server

@@ -14,7 +14,7 @@ from credctl.storage.blobs import BlobBackend
 from credctl.storage.sqlite import SqliteBackend
 from credctl.testing import StorageBackendTests
 from tests.backend_support import init_backend, sealed
-from tests.peer_backends import PostgresServer, postgres  # noqa: F401 - the fixture
+from tests.peer_backends import PostgresServer, postgres_fixture  # noqa: F401 - a fixture
 
 
 class SealedBackendTests(StorageBackendTests):
