@@ -236,6 +236,7 @@ def _root(ctx: typer.Context, **values: Any) -> None:
         Path(vault).expanduser() if vault is not None else None,
         quiet=bool(values.get("quiet")),
         color=not (values.get("no_color") or "NO_COLOR" in os.environ),
+        backend=values.get("backend"),
     )
 
 

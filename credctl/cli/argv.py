@@ -296,7 +296,12 @@ def _global_options(values: dict[str, Any]) -> GlobalOptions:
     if vault == "":
         # `--vault "$UNSET"` must not quietly mean the default vault.
         raise UsageError("--vault needs a path, not an empty word", hint=_see(None))
-    return GlobalOptions(vault, bool(values.get("quiet")), bool(values.get("no_color")))
+    backend = values.get("backend")
+    if backend == "":
+        raise UsageError("--backend needs a URL, not an empty word", hint=_see(None))
+    return GlobalOptions(
+        vault, bool(values.get("quiet")), bool(values.get("no_color")), backend=backend
+    )
 
 
 def _table(options: Sequence[OptionSpec]) -> dict[str, OptionSpec]:

@@ -7,19 +7,25 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from credctl.config import locate
 from credctl.paths import default_vault_path
 from credctl.vault import EnvironmentUnlocker, Vault, terminal_prompt
 
 if TYPE_CHECKING:
     from credctl.manager import CredentialManager
+    from credctl.storage.backend_vault import BackendVault
+    from credctl.storage.blobs import BlobBackend
     from credctl.vault.store import Unlocker
 
 
 class CliContext:
     """Global options and I/O facts, built once by the root callback.
 
-    A plain class rather than a dataclass: it is on the get-token fast path, where
-    importing `dataclasses` alone costs several milliseconds.
+    Where the vault is comes from `credctl.config.locate`: ``--backend URL`` or
+    ``--vault PATH``, else ``CREDCTL_BACKEND`` or ``CREDCTL_VAULT``, else the
+    config file, else the default vault file.  A plain class rather than a
+    dataclass: it is on the get-token fast path, where importing `dataclasses`
+    alone costs several milliseconds.
     """
 
     def __init__(
@@ -29,27 +35,70 @@ class CliContext:
         quiet: bool = False,
         color: bool = True,
         stdin_is_tty: bool | None = None,
+        backend: str | None = None,
     ) -> None:
-        self.vault_path = vault_path if vault_path is not None else default_vault_path()
+        location = locate(str(vault_path) if vault_path is not None else None, backend)
+        self.backend_url = location.backend
+        self.vault_path = location.vault if location.vault is not None else default_vault_path()
         self.quiet = quiet
         self.color = color
         if stdin_is_tty is None:
             stdin_is_tty = bool(sys.stdin) and sys.stdin.isatty()
         self.stdin_is_tty = stdin_is_tty
+        self._engine: BlobBackend | None = None
 
-    def vault(self) -> Vault:
-        """The vault the global options point at."""
+    @property
+    def location(self) -> str:
+        """The vault file's path or the backend URL (no password), for messages."""
+        if self.backend_url is None:
+            return str(self.vault_path)
+        return self.engine().describe()
+
+    def engine(self) -> BlobBackend:
+        """The backend's engine (only when a backend URL is in use)."""
+        if self._engine is None:
+            from credctl.storage.backends import open_blob_backend
+
+            assert self.backend_url is not None
+            self._engine = open_blob_backend(self.backend_url)
+        return self._engine
+
+    def vault(self) -> Vault | BackendVault:
+        """The vault the global options point at: its key slots, sessions and settings."""
+        if self.backend_url is None:
+            return Vault(self.vault_path)
+        from credctl.storage.backend_vault import BackendVault
+
+        return BackendVault(self.engine())
+
+    def vault_file(self) -> Vault:
+        """The vault file; commands that only work on a file refuse a backend (exit 9)."""
+        if self.backend_url is not None:
+            from credctl.errors import InvalidInput
+
+            raise InvalidInput(
+                f"this command works on a vault file, not on {self.location}",
+                hint="copy the records to a file with `credctl migrate --to PATH`",
+            )
         return Vault(self.vault_path)
 
     def manager(self, unlocker: Unlocker | None = None) -> CredentialManager:
         """A `CredentialManager` on this vault with the standard unlock sources (or `unlocker`)."""
         from credctl.manager import CredentialManager
         from credctl.model import CacheConfig, ManagerConfig
-        from credctl.storage.vault_storage import VaultStorage
+        from credctl.storage.base import CredentialStorage
 
         # One command is one process: a token cache could never hit, so none is built.
         config = ManagerConfig(cache_config=CacheConfig(enabled=False))
-        storage = VaultStorage(self.vault(), unlocker or self.unlocker())
+        storage: CredentialStorage
+        if self.backend_url is None:
+            from credctl.storage.vault_storage import VaultStorage
+
+            storage = VaultStorage(Vault(self.vault_path), unlocker or self.unlocker())
+        else:
+            from credctl.storage.sealed import SealedStorage
+
+            storage = SealedStorage(self.engine(), unlocker or self.unlocker())
         return CredentialManager(config, storage=storage, origin="cli")
 
     def unlocker(self, *, passphrase_only: bool = False) -> EnvironmentUnlocker:

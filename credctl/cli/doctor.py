@@ -41,7 +41,10 @@ def doctor_command(
     """
     cli: CliContext = ctx.obj
     unlocker = _RememberingUnlocker(cli.unlocker())
-    report = examine(cli.vault(), unlocker)
+    if cli.backend_url is not None:
+        report = examine_backend(cli, unlocker)
+    else:
+        report = examine(cli.vault_file(), unlocker)
     if unlocker.found is not None:
         check_credentials(cli, unlocker, report)
     status = report.status
@@ -49,7 +52,7 @@ def doctor_command(
         output.data_json(
             {
                 "status": STATUS[status],
-                "vault": str(cli.vault_path),
+                "vault": cli.location,
                 "checks": [
                     {"name": c.name, "status": STATUS[c.level], "detail": c.detail}
                     for c in report.checks
@@ -59,8 +62,42 @@ def doctor_command(
     else:
         for check in report.checks:
             output.data(f"[{SYMBOL[check.level]:>4}] {check.name}: {check.detail}")
-        output.data(f"vault {cli.vault_path}: {STATUS[status]}")
+        output.data(f"vault {cli.location}: {STATUS[status]}")
     return int(status)
+
+
+def examine_backend(cli: CliContext, unlocker: Unlocker) -> HealthReport:
+    """A backend's checks: reachable, schema and privileges, key slots, and unlocking."""
+    from credctl.vault.format import SlotType
+
+    report = HealthReport()
+    engine = cli.engine()
+    try:
+        problems = engine.check()
+    except CredentialError as exc:
+        problems = [str(exc)]
+    if problems:
+        report.add("backend", Level.UNHEALTHY, "; ".join(problems))
+        return report
+    report.add("backend", Level.OK,
+               f"{engine.describe()} is reachable; schema and privileges are as credctl "
+               f"needs (compare-and-swap: {engine.capabilities.cas})")  # fmt: skip
+    vault = cli.vault()
+    try:
+        header = vault.read_parsed().header
+    except CredentialError as exc:
+        report.add("key slots", Level.UNHEALTHY, str(exc))
+        return report
+    ci = sum(1 for slot in header.slots if slot.slot_type is SlotType.CI_KEY)
+    report.add("key slots", Level.OK,
+               f"{len(header.slots)} slot(s), {ci} of them CI keys; vault id "
+               f"{header.vault_id.hex()[:12]}")  # fmt: skip
+    try:
+        vault.open(unlocker)
+    except CredentialError as exc:
+        level = Level.DEGRADED if exc.exit_code == 4 else Level.UNHEALTHY
+        report.add("unlock", level, str(exc))
+    return report
 
 
 class _RememberingUnlocker:

@@ -259,7 +259,7 @@ def export_command(
     cli: CliContext = ctx.obj
     target = Vault(output_path.expanduser())
     _refuse_existing(target.path)
-    source = cli.vault()
+    source = cli.vault_file()
     if target.path == source.path:
         raise UsageError("the backup must be another file than the vault itself")
     opened = source.open(cli.unlocker())

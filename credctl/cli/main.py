@@ -49,6 +49,7 @@ def cli_context(options: GlobalOptions) -> CliContext:
         Path(options.vault).expanduser() if options.vault else None,
         quiet=options.quiet,
         color=not (options.no_color or "NO_COLOR" in os.environ),
+        backend=options.backend,
     )
 
 

@@ -72,6 +72,7 @@ class GlobalOptions(NamedTuple):
     vault: str | None = None
     quiet: bool = False
     no_color: bool = False
+    backend: str | None = None
 
 
 class GetTokenRequest(NamedTuple):
@@ -128,6 +129,15 @@ GLOBAL_OPTIONS = (
     ),
     OptionSpec("quiet", ("--quiet", "-q"), "Only errors on stderr."),
     OptionSpec("no_color", ("--no-color",), "No colours (also NO_COLOR)."),
+    OptionSpec(
+        "backend",
+        ("--backend",),
+        "Where the encrypted records live instead of a vault file: sqlite:///PATH, "
+        "postgresql://…, vault://HOST/MOUNT, awssm://REGION/PREFIX, azurekv://NAME "
+        "(default: the config file's, else the vault file).",
+        metavar="URL",
+        envvar="CREDCTL_BACKEND",
+    ),
 )
 
 GET_TOKEN = CommandSpec(

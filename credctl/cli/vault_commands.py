@@ -93,7 +93,7 @@ def init_command(
     warn_if_short(passphrase)
     opened = vault.create(passphrase, params, backup_count=backups, max_session_ttl=session_cap)
     output.info(
-        f"created vault {vault.path} (Argon2id m={kdf_memory} MiB, t={kdf_time}, "
+        f"created vault {vault.location} (Argon2id m={kdf_memory} MiB, t={kdf_time}, "
         f"p={kdf_parallelism}; sessions up to {format_duration(opened.max_session_ttl)}; "
         f"id {opened.vault_id.hex()[:12]})",
         quiet=cli.quiet,

@@ -181,6 +181,11 @@ class BackendVault(KeySlotOps):
     ) -> OpenVault:
         """Create the vault in an empty backend with one passphrase slot (8 if one exists)."""
         kdf.check_for_init()
+        if self.exists():  # before any Argon2id run
+            raise VaultExistsError(
+                f"{self.location} already holds a vault; it was left untouched",
+                hint="use another database, space, mount or prefix for a second vault",
+            )
         if not passphrase:
             raise InvalidInput("the passphrase must not be empty")
         settings: dict[str, Any] = {"last_slot_id": 1}

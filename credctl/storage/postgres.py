@@ -222,7 +222,8 @@ class PostgresBackend:
 
     def reader(self) -> _Txn:
         """A ``REPEATABLE READ`` transaction held until `close`."""
-        return self._guarded(lambda conn: _Txn(self, conn, write=False))
+        txn: _Txn = self._guarded(lambda conn: _Txn(self, conn, write=False))
+        return txn
 
     def _guarded(self, make: Any) -> Any:
         conn = self._connection()

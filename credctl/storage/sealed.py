@@ -70,6 +70,7 @@ class SealedStorage:
         self._opened: OpenVault | None = None
         self._keys: SealKeys | None = None
         self._log: ActivityLog | None = None
+        self._log_keys: SealKeys | None = None
 
     @property
     def unlock_source(self) -> str | None:
@@ -162,5 +163,20 @@ class SealedStorage:
         if self._log is None:
             from credctl.storage.sealed_log import SealedActivityLog
 
-            self._log = SealedActivityLog(self.backend, self.seal_keys)
+            self._log = SealedActivityLog(self.backend, self.log_keys)
         return self._log
+
+    def log_keys(self) -> SealKeys:
+        """The keys that seal activity log entries (the root's log key, not the data key)."""
+        if self._log_keys is None:
+            import base64
+
+            view = self.snapshot()
+            try:
+                raw = base64.b64decode(str(view.root.content.get("log_key", "")))
+            finally:
+                view.close()
+            if len(raw) != 32:
+                raise VaultCorruptError("the backend's root has no activity log key", hint=_HINT)
+            self._log_keys = SealKeys(self.seal_keys().vault_id, raw)
+        return self._log_keys

@@ -61,6 +61,8 @@ class Commit:
         self._replacement: list[Change] | None = None
         #: The commit number written by `apply` (0 until then, and when nothing changed).
         self.written = 0
+        #: The activity log's own key (kept across rekeys so older entries stay readable).
+        self.log_key = str(root.content.get("log_key", "")) if root else ""
 
     # -- staging ------------------------------------------------------------------------
 
@@ -116,6 +118,13 @@ class Commit:
                     buckets={str(i): r for i, r in sorted(buckets.items())})  # fmt: skip
         base.pop("lease", None)
         base.pop("intent", None)
+        if not self.log_key:
+            import base64
+
+            from credctl.vault import crypto
+
+            self.log_key = base64.b64encode(crypto.random_bytes(crypto.KEY_SIZE)).decode()
+        base["log_key"] = self.log_key
         return base
 
     def _bucket_after(self, index: int) -> dict[str, int]:

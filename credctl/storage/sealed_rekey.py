@@ -28,6 +28,7 @@ def rekey_changes(
     old = [blob for prefix in SEALED_PREFIXES for blob in txn.txn.list(prefix)]
     fresh = Commit(txn.txn, new_keys, None, txn.keys_blob, atomic=txn.atomic)
     fresh.seq = txn.seq  # commit numbers only grow: this machine's anchor must accept it
+    fresh.log_key = txn.log_key  # the activity log stays readable
     for record in records:
         fresh.draft.put(record)
     fresh.meta.clear()
