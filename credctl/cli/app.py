@@ -109,6 +109,14 @@ COMMANDS: dict[str, LazyCommand | CommandSpec] = {
         "credctl.cli.key_commands:key_app",
         "Key slots: the passphrase and CI keys that open the vault.",
     ),
+    "config": LazyCommand(
+        "credctl.cli.config_commands:config_app",
+        "The config file: defaults such as the backend; flags and environment win.",
+    ),
+    "migrate": LazyCommand(
+        "credctl.cli.migrate_command:migrate_command",
+        "Copy the vault to another backend, verify it record by record, resume if cut.",
+    ),
     "oauth": LazyCommand(
         "credctl.cli.oauth_commands:oauth_app",
         "Log in to OAuth 2.0 / OpenID Connect providers and keep the tokens fresh.",

@@ -206,6 +206,14 @@ class Commit:
         if self.atomic:
             self.txn.commit(changes)
             return self.seq
+        if self.root is None:
+            # A new vault: nobody reads it before its key-slot blob exists, so that
+            # goes last and every other blob may be written (or rewritten) before it.
+            ordered = [c for c in changes if c.key != KEYS_KEY]
+            ordered += [c for c in changes if c.key == KEYS_KEY]
+            for change in ordered:
+                self.txn.commit([change])
+            return self.seq
         *blobs, final_root = changes
         # The root names the keys about to change before any of them does.
         intent = {c.key: (self.seq if c.data is not None else 0) for c in blobs}

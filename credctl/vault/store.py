@@ -214,6 +214,17 @@ class Vault(KeySlotOps):
         )
         opened.generation = generation
 
+    def create_from(self, opened: OpenVault) -> None:
+        """Write a first generation holding `opened` as it is: its vault id, data key,
+        key slots and body (`credctl migrate` to a file).  Refuses to replace a file."""
+        with self.file.locked():
+            if self.exists():
+                raise VaultExistsError(
+                    f"a vault already exists at {self.path}; it was left untouched",
+                    hint="migrate to another path, or move the old file away first",
+                )
+            self._commit(opened, previous_generation=None)
+
     def create(
         self,
         passphrase: bytes,
