@@ -7,6 +7,11 @@ own classes below when they can be started.
 
 from __future__ import annotations
 
+import os
+import uuid
+from collections.abc import Iterator
+from urllib.parse import urlsplit
+
 import pytest
 
 from credctl.storage import CredentialStorage
@@ -14,6 +19,7 @@ from credctl.storage.blobs import BlobBackend
 from credctl.storage.sqlite import SqliteBackend
 from credctl.testing import StorageBackendTests
 from tests.backend_support import init_backend, sealed
+from tests.kv2_server import kv2_server
 from tests.peer_backends import PostgresServer, postgres_fixture  # noqa: F401 - a fixture
 
 
@@ -62,3 +68,32 @@ class TestPostgresStorage(SealedBackendTests):
         for backend in self.opened:
             backend.close()
         super().teardown_method(method)
+
+
+class TestHashicorpStorage(SealedBackendTests):
+    """``vault://…`` against the KV v2 test server (or a real Vault: VAULT_ADDR/VAULT_TOKEN)."""
+
+    @pytest.fixture(autouse=True)
+    def _server(self, kv2: tuple[str, str, bool]) -> None:
+        address, token, tls = kv2
+        self.address, self.token = address, token
+        self.prefix = f"t{uuid.uuid4().hex[:12]}"
+        self.query = "" if tls else "?tls=false"
+
+    def engine(self) -> BlobBackend:
+        from credctl.storage.hashicorp import HashicorpBackend
+
+        url = f"vault://{self.address}/secret/{self.prefix}{self.query}"
+        return HashicorpBackend.from_url(url, token=self.token)
+
+
+@pytest.fixture(scope="module")
+def kv2() -> Iterator[tuple[str, str, bool]]:
+    """A real Vault when VAULT_ADDR and VAULT_TOKEN are set, else the KV v2 test server."""
+    address, token = os.environ.get("VAULT_ADDR"), os.environ.get("VAULT_TOKEN")
+    if address and token:
+        parts = urlsplit(address)
+        yield parts.netloc, token, parts.scheme == "https"
+        return
+    with kv2_server() as served:
+        yield served, "FAKE-VAULT-TOKEN", False

@@ -73,6 +73,16 @@ class SealedStorage:
         self._log_keys: SealKeys | None = None
 
     @property
+    def snapshot_isolation(self) -> bool:
+        """Whether a snapshot shows one commit throughout (engines with transactions).
+
+        The key-value services (HashiCorp Vault, AWS, Azure) read each key at the
+        moment it is read: a snapshot then shows each record as committed when it
+        was first read, and never a damaged or half-written one.
+        """
+        return self.backend.capabilities.consistent_reads
+
+    @property
     def unlock_source(self) -> str | None:
         """Which source unlocked the vault (None before the first operation)."""
         return self._opened.source if self._opened else None
@@ -103,7 +113,12 @@ class SealedStorage:
                 reader.close()
                 raise
             consistent = self.backend.capabilities.consistent_reads
-            return SealedView(reader, keys, root, consistent=consistent)
+            view = SealedView(reader, keys, root, consistent=consistent)
+            if not consistent:
+                view.refresh = lambda: read_root(
+                    keys, self.backend.reader().get_many([keys.root_key]).get(keys.root_key)
+                )
+            return view
         raise AssertionError("unreachable")
 
     def _root(self, reader: BlobReader, keys: SealKeys) -> Root:

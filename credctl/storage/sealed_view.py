@@ -17,14 +17,15 @@ from __future__ import annotations
 
 import contextlib
 import copy
-from collections.abc import Iterator, Sequence
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TypeVar
 
 from credctl.errors import VaultCorruptError
 from credctl.storage.base import DEFAULT_OWNER, Record
 from credctl.storage.blobs import Blob, BlobReader
 from credctl.storage.sealed_format import SealKeys
 
+_T = TypeVar("_T")
 _DAMAGED_HINT = "the backend was changed outside credctl; restore it from a backup"
 
 
@@ -82,6 +83,8 @@ class SealedView:
         self._buckets: dict[int, tuple[dict[str, int], Blob | None]] = {}
         self._meta: dict[str, Any] | None = None
         self.meta_blob: Blob | None = None
+        #: Reads the latest root again (engines without consistent reads).
+        self.refresh: Callable[[], Root | None] | None = None
 
     def close(self) -> None:
         """Release the reader (and its transaction)."""
@@ -169,7 +172,7 @@ class SealedView:
     def meta(self) -> dict[str, Any]:
         """The settings blob (next id, idempotency keys, pending flows, …)."""
         if self._meta is None:
-            self._meta = self._load_meta()
+            self._meta = self._retrying(self._load_meta)
         return self._meta
 
     @meta.setter
@@ -231,14 +234,29 @@ class SealedView:
             )
         return record, blob, alias_blob
 
+    def _retrying(self, read: Callable[[], _T]) -> _T:
+        """Run `read`; on an engine without consistent reads, a manifest that moved on
+        since the root was read means a commit happened: re-read the root, once."""
+        try:
+            return read()
+        except VaultCorruptError:
+            if self._consistent or self.refresh is None:
+                raise
+        fresh = self.refresh()
+        if fresh is None:
+            raise VaultCorruptError("the backend's root record is missing", hint=_DAMAGED_HINT)
+        self.root, self._meta = fresh, None
+        self._buckets.clear()
+        return read()
+
     def get_by_id(self, credential_id: int) -> Record | None:
         """The record with this id, or None."""
-        found = self.stored_by_id(credential_id)
+        found = self._retrying(lambda: self.stored_by_id(credential_id))
         return found[0] if found else None
 
     def get_by_name(self, name: str, owner: str = DEFAULT_OWNER) -> Record | None:
         """The record `owner` keeps under this name, or None."""
-        found = self.stored_record(owner, name)
+        found = self._retrying(lambda: self.stored_record(owner, name))
         return found[0] if found else None
 
     def with_name(self, name: str) -> list[Record]:
@@ -247,6 +265,9 @@ class SealedView:
 
     def records(self) -> Iterator[Record]:
         """Every record, in id order (each checked against its manifest)."""
+        yield from self._retrying(self._all_records)
+
+    def _all_records(self) -> list[Record]:
         rows = {blob.key: blob for blob in self._reader.list("r-")}
         wanted = [self._keys.bucket_key(i) for i in self.root.buckets if i not in self._buckets]
         fetched = self._fetch(wanted) if wanted else {}
@@ -259,7 +280,7 @@ class SealedView:
                 if opened is not None and isinstance(opened[0], dict):
                     found.append(opened[0])
         found.sort(key=lambda r: int(r.get("id", 0)))
-        yield from found
+        return found
 
     def count(self) -> int:
         """How many records there are (from the root: no record is read)."""

@@ -14,7 +14,9 @@ collects it) and say how to build an empty storage::
 
 Each test gets a fresh private folder in `workdir`.  The checks follow what
 `CredentialManager` relies on (``credctl/storage/base.py``): a snapshot never
-changes after it is taken; a `writer()` block is all or nothing; records come
+changes after it is taken (a backend whose ``snapshot_isolation`` attribute is
+False, such as a key-value service, instead shows each record as committed when
+it is read, never half-written); a `writer()` block is all or nothing; records come
 back by id and by name, in id order, exactly as stored; the usage journal only
 appends and never touches records.  Names follow SPEC §2 (1–128 of
 ``A-Za-z0-9_-``): the manager validates names before they reach storage, so a
@@ -313,6 +315,9 @@ class StorageBackendTests:
             draft.delete(2)
             draft.put(_record(3, "added"))
             draft.meta["next_id"] = 4
+        if not getattr(storage, "snapshot_isolation", True):
+            self.check_read_committed(before)
+            return
         assert before.count() == 2
         assert _ids(before) == [1, 2]
         assert before.get_by_id(1) == _record(1, "kept")
@@ -323,6 +328,16 @@ class StorageBackendTests:
         after = storage.snapshot()
         assert _ids(after) == [1, 3]
         assert after.meta["next_id"] == 4
+
+    def check_read_committed(self, before: StorageSnapshot) -> None:
+        """A backend without snapshot isolation (``snapshot_isolation`` False, e.g. a
+        key-value service) shows each record as committed when it is read: here the
+        later commit, whole, and never damage or a half-written state."""
+        assert _ids(before) == [1, 3]
+        assert before.get_by_id(1) == _record(1, "kept", description="changed")
+        assert before.get_by_name("deleted-later") is None
+        assert before.get_by_id(3) == _record(3, "added")
+        assert before.meta["next_id"] == 4
 
     def test_changing_a_returned_record_changes_nothing_stored(self) -> None:
         storage = self.make_storage()
