@@ -133,7 +133,7 @@ def _handler(store: KvStore, token: str) -> type[BaseHTTPRequestHandler]:
 
 
 @contextmanager
-def kv2_server(token: str = "FAKE-VAULT-TOKEN") -> Iterator[str]:
+def kv2_server(token: str = "FAKE-VAULT-TOKEN") -> Iterator[str]:  # noqa: S107 - a fake
     """Serve on a free 127.0.0.1 port; yields the address ``127.0.0.1:PORT``."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(KvStore(), token))
     thread = threading.Thread(target=server.serve_forever, daemon=True)

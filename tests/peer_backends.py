@@ -194,3 +194,27 @@ def postgres_fixture() -> Iterator[PostgresServer]:
     """One PostgreSQL server for the whole test session."""
     with postgres_server() as server:
         yield server
+
+
+@pytest.fixture(scope="session", name="moto_endpoint")
+def moto_fixture() -> Iterator[str]:
+    """moto's AWS in server mode on a free 127.0.0.1 port (fake credentials)."""
+    try:
+        from moto.server import ThreadedMotoServer
+    except ImportError:
+        missing("moto[server] is not installed (pip install 'credctl[dev]')")
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    saved = {k: os.environ.get(k) for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
+    os.environ["AWS_ACCESS_KEY_ID"] = "FAKE-ACCESS-KEY"
+    os.environ["AWS_SECRET_ACCESS_KEY"] = "FAKE-SECRET-KEY"
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value

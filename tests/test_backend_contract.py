@@ -15,12 +15,12 @@ from urllib.parse import urlsplit
 import pytest
 
 from credctl.storage import CredentialStorage
-from credctl.storage.blobs import BlobBackend
+from credctl.storage.blobs import BlobBackend, BlobConflictError, Change, closing_reader
 from credctl.storage.sqlite import SqliteBackend
 from credctl.testing import StorageBackendTests
 from tests.backend_support import init_backend, sealed
 from tests.kv2_server import kv2_server
-from tests.peer_backends import PostgresServer, postgres_fixture  # noqa: F401 - a fixture
+from tests.peer_backends import PostgresServer, moto_fixture, postgres_fixture  # noqa: F401
 
 
 class SealedBackendTests(StorageBackendTests):
@@ -36,6 +36,25 @@ class SealedBackendTests(StorageBackendTests):
 
     def reopen_storage(self, storage: CredentialStorage) -> CredentialStorage:
         return sealed(self.engine(), self.workdir / "anchors")
+
+    def test_the_engine_refuses_a_stale_write(self) -> None:
+        engine = self.engine()
+        with engine.transaction() as txn:
+            first = txn.commit([Change("x-cas", b"one", None)])["x-cas"]
+        with engine.transaction() as txn:
+            txn.commit([Change("x-cas", b"two", first)])
+        for stale in (first, None):  # replacing an old version; creating an existing key
+            with pytest.raises(BlobConflictError), engine.transaction() as txn:
+                txn.commit([Change("x-cas", b"lost", stale)])
+        with closing_reader(engine.reader()) as reader:
+            assert reader.get_many(["x-cas"])["x-cas"].data == b"two"
+
+    def test_a_stale_log_append_is_refused(self) -> None:
+        engine = self.engine()
+        assert engine.append_log("activity", 0, [b"first"]) == 1
+        with pytest.raises(BlobConflictError):
+            engine.append_log("activity", 0, [b"second"])
+        assert list(engine.read_log("activity")) == [(1, b"first")]
 
 
 class TestSqliteStorage(SealedBackendTests):
@@ -97,3 +116,17 @@ def kv2() -> Iterator[tuple[str, str, bool]]:
         return
     with kv2_server() as served:
         yield served, "FAKE-VAULT-TOKEN", False
+
+
+class TestAwsStorage(SealedBackendTests):
+    """``awssm://…`` against moto's server (ThreadedMotoServer on 127.0.0.1)."""
+
+    @pytest.fixture(autouse=True)
+    def _server(self, moto_endpoint: str) -> None:
+        self.endpoint = moto_endpoint
+        self.prefix = f"t{uuid.uuid4().hex[:12]}"
+
+    def engine(self) -> BlobBackend:
+        from credctl.storage.aws import AwsBackend
+
+        return AwsBackend.from_url(f"awssm://us-east-1/{self.prefix}?endpoint={self.endpoint}")

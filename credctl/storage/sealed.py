@@ -16,6 +16,7 @@ reads the key-slot blob and the root again: a rekey by another process is seen
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Hashable, Iterator
 
 from credctl.errors import CredentialError, VaultCorruptError
@@ -115,11 +116,13 @@ class SealedStorage:
             consistent = self.backend.capabilities.consistent_reads
             view = SealedView(reader, keys, root, consistent=consistent)
             if not consistent:
-                view.refresh = lambda: read_root(
-                    keys, self.backend.reader().get_many([keys.root_key]).get(keys.root_key)
-                )
+                view.refresh = functools.partial(self._latest_root, keys)
             return view
         raise AssertionError("unreachable")
+
+    def _latest_root(self, keys: SealKeys) -> Root | None:
+        with contextlib.closing(self.backend.reader()) as reader:
+            return read_root(keys, reader.get_many([keys.root_key]).get(keys.root_key))
 
     def _root(self, reader: BlobReader, keys: SealKeys) -> Root:
         fetched = reader.get_many([KEYS_KEY, keys.root_key])
