@@ -18,6 +18,7 @@ from credctl.storage import CredentialStorage
 from credctl.storage.blobs import BlobBackend, BlobConflictError, Change, closing_reader
 from credctl.storage.sqlite import SqliteBackend
 from credctl.testing import StorageBackendTests
+from tests.azure_responder import FakeCredential, azure_vault
 from tests.backend_support import init_backend, sealed
 from tests.kv2_server import kv2_server
 from tests.peer_backends import PostgresServer, moto_fixture, postgres_fixture  # noqa: F401
@@ -130,3 +131,33 @@ class TestAwsStorage(SealedBackendTests):
         from credctl.storage.aws import AwsBackend
 
         return AwsBackend.from_url(f"awssm://us-east-1/{self.prefix}?endpoint={self.endpoint}")
+
+
+class TestAzureStorage(SealedBackendTests):
+    """``azurekv://…`` answered with recorded-shape responses (no emulator exists here)."""
+
+    @pytest.fixture(autouse=True)
+    def _service(self) -> Iterator[None]:
+        self.vault_name = f"t{uuid.uuid4().hex[:10]}"
+        with azure_vault(self.vault_name) as stored:
+            self.stored = stored
+            yield
+
+    def engine(self) -> BlobBackend:
+        from credctl.storage.azure import AzureBackend
+
+        return AzureBackend.from_url(f"azurekv://{self.vault_name}", credential=FakeCredential())
+
+    def test_the_service_sees_sealed_values_only(self) -> None:
+        storage = self.make_storage()
+        self.put_secret(storage)
+        values = " ".join(v["value"] for versions in self.stored.values() for v in versions)
+        names = " ".join(self.stored)
+        for plain in ("github", "FAKE-SECRET-AZURE", "platform"):
+            assert plain not in values
+            assert plain not in names
+
+    def put_secret(self, storage: CredentialStorage) -> None:
+        record = {"id": 1, "name": "github", "type": "token",
+                  "data": {"token": "FAKE-SECRET-AZURE"}, "metadata": {"team": "platform"}}  # fmt: skip
+        self.put(storage, record)
