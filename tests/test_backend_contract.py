@@ -158,6 +158,8 @@ class TestAzureStorage(SealedBackendTests):
             assert plain not in names
 
     def put_secret(self, storage: CredentialStorage) -> None:
-        record = {"id": 1, "name": "github", "type": "token",
-                  "data": {"token": "FAKE-SECRET-AZURE"}, "metadata": {"team": "platform"}}  # fmt: skip
+        record = {
+            "id": 1, "name": "github", "type": "token",
+            "data": {"token": "FAKE-SECRET-AZURE"}, "metadata": {"team": "platform"},
+        }  # fmt: skip
         self.put(storage, record)

@@ -23,6 +23,8 @@ from collections.abc import Hashable, Iterator, Sequence
 from credctl.storage.blobs import Blob, BlobConflictError, Capabilities, Change, check_key
 
 SEGMENT = 40
+_Entries = list[str]
+_Blobs = list[Blob]
 
 
 class KvBackend:
@@ -45,7 +47,7 @@ class KvBackend:
         """Remove the key if it is still at `expected`."""
         raise NotImplementedError
 
-    def kv_list(self, prefix: str) -> list[str]:
+    def kv_list(self, prefix: str) -> _Entries:
         """The keys that start with `prefix`."""
         raise NotImplementedError
 
@@ -71,9 +73,9 @@ class KvBackend:
                 found[key] = blob
         return found
 
-    def list(self, prefix: str) -> list[Blob]:
+    def list(self, prefix: str) -> _Blobs:
         """Every blob under `prefix`, with its data."""
-        return list(self.get_many(sorted(self.kv_list(prefix))).values())
+        return [*self.get_many(sorted(self.kv_list(prefix))).values()]
 
     def lock(self, timeout: float) -> None:
         """No transactions: `SealedStorage` takes a lease in the root instead."""
@@ -104,7 +106,7 @@ class KvBackend:
     def _segment(self, log: str, number: int) -> str:
         return check_key(f"l-{log}-{number}")
 
-    def _read_segment(self, log: str, number: int) -> tuple[list[str], Blob | None]:
+    def _read_segment(self, log: str, number: int) -> tuple[_Entries, Blob | None]:
         blob = self.kv_get(self._segment(log, number))
         if blob is None:
             return [], None
@@ -130,7 +132,10 @@ class KvBackend:
         last = expected_last
         for data in entries:
             number, offset = divmod(last, SEGMENT)
-            current, blob = self._read_segment(log, number + 1) if offset else ([], None)
+            current: _Entries = []
+            blob: Blob | None = None
+            if offset:
+                current, blob = self._read_segment(log, number + 1)
             if len(current) != offset:
                 raise BlobConflictError(f"the {log} log moved on")
             current.append(base64.b64encode(data).decode())

@@ -1,0 +1,178 @@
+"""Backends through the console script: what PostgreSQL sees, tampering, selection, machines."""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import CHEAP_KDF, PASSPHRASE, RunCli, assert_no_traceback
+from tests.peer_backends import PostgresServer, postgres_fixture  # noqa: F401 - a fixture
+from tests.test_fast_path import imported_modules
+
+ENV = {"CREDCTL_PASSPHRASE": PASSPHRASE}
+SECRET = "FAKE-SECRET-pg-token-7f3a"
+
+
+def _init(run_cli: RunCli, url: str) -> dict[str, str]:
+    env = {**ENV, "CREDCTL_BACKEND": url}
+    result = run_cli("init", *CHEAP_KDF, env=env)
+    assert result.returncode == 0, result.stderr
+    return env
+
+
+def _create(run_cli: RunCli, env: dict[str, str], name: str, secret: str) -> None:
+    result = run_cli("create", "token", name, "--field", "token=@-", "--description",
+                     "deploys-the-platform", "--tag", "tag-prod-eu", "--meta", "team=team-blue",
+                     input=secret, env=env)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+
+
+def _rows(postgres: PostgresServer, space: str) -> list[tuple[str, str, bytes]]:
+    out = postgres.psql(
+        f"SELECT key, rev, encode(data, 'hex') FROM credctl_blobs WHERE space = '{space}' "
+        f"UNION ALL SELECT log || '-' || seq, seq, encode(data, 'hex') FROM credctl_log "
+        f"WHERE space = '{space}'"
+    )
+    rows = []
+    for line in out.splitlines():
+        key, rev, data = line.split("|")
+        rows.append((key, rev, bytes.fromhex(data)))
+    return rows
+
+
+def test_the_database_sees_no_name_secret_or_metadata(
+    run_cli: RunCli, postgres: PostgresServer
+) -> None:
+    url = postgres.url()
+    env = _init(run_cli, url)
+    _create(run_cli, env, "github-deploy", SECRET)
+    assert run_cli("get-token", "github-deploy", env=env).stdout.strip() == SECRET
+    space = url.rsplit("=", 1)[1]
+    rows = _rows(postgres, space)
+    assert len(rows) > 5
+    dump = b"\n".join(key.encode() + b" " + data for key, _rev, data in rows)
+    for plain in ("github-deploy", SECRET, "deploys-the-platform", "tag-prod-eu", "team-blue",
+                  socket.gethostname(), "get_token"):  # fmt: skip
+        assert plain.encode() not in dump, plain
+    keys = [key for key, _rev, _data in rows]
+    assert all(k == "keys" or k.startswith(("r-", "i-", "m-", "root-", "meta-", "activity-"))
+               for k in keys), keys  # fmt: skip
+
+
+def _swap_env(run_cli: RunCli, postgres: PostgresServer) -> tuple[dict[str, str], str]:
+    url = postgres.url()
+    env = _init(run_cli, url)
+    _create(run_cli, env, "first", "FAKE-SECRET-first")
+    _create(run_cli, env, "second", "FAKE-SECRET-second")
+    return env, url.rsplit("=", 1)[1]
+
+
+def test_a_swapped_row_is_refused(run_cli: RunCli, postgres: PostgresServer) -> None:
+    env, space = _swap_env(run_cli, postgres)
+    records = [(k, d) for k, _r, d in _rows(postgres, space) if k.startswith("r-")]
+    (a, data_a), (b, data_b) = records
+    postgres.psql(
+        f"UPDATE credctl_blobs SET data = CASE key WHEN '{a}' THEN '\\x{data_b.hex()}'::bytea "
+        f"ELSE '\\x{data_a.hex()}'::bytea END WHERE space = '{space}' AND key IN ('{a}', '{b}')"
+    )
+    for name in ("first", "second"):
+        result = run_cli("get-token", name, env=env)
+        assert result.returncode == 6, result.stderr
+        assert "FAKE-SECRET" not in result.stdout + result.stderr
+        assert_no_traceback(result)
+
+
+@pytest.mark.parametrize("with_revision", [True, False])
+def test_a_replayed_row_is_refused(
+    run_cli: RunCli, postgres: PostgresServer, with_revision: bool
+) -> None:
+    env, space = _swap_env(run_cli, postgres)
+    before = {k: (rev, data) for k, rev, data in _rows(postgres, space) if k.startswith("r-")}
+    update = run_cli("update", "first", "--data-file", "-",
+                     input='{"token": "FAKE-SECRET-rotated"}', env=env)  # fmt: skip
+    assert update.returncode == 0, update.stderr
+    after = {k: rev for k, rev, _d in _rows(postgres, space) if k.startswith("r-")}
+    [changed] = [k for k in after if after[k] != before[k][0]]
+    rev, data = before[changed]
+    assignment = f"data = '\\x{data.hex()}'::bytea" + (f", rev = {rev}" if with_revision else "")
+    postgres.psql(f"UPDATE credctl_blobs SET {assignment} WHERE space = '{space}' "
+                  f"AND key = '{changed}'")  # fmt: skip
+    result = run_cli("get-token", "first", env=env)
+    assert result.returncode == 6, result.stderr
+    assert "FAKE-SECRET-first" not in result.stdout
+    assert "replayed" in result.stderr or "failed authentication" in result.stderr
+
+
+def test_a_rolled_back_database_is_refused_where_the_newer_state_was_seen(
+    run_cli: RunCli, postgres: PostgresServer
+) -> None:
+    env, space = _swap_env(run_cli, postgres)
+    postgres.psql(
+        f"CREATE TABLE snap_{space} AS SELECT * FROM credctl_blobs WHERE space = '{space}'"
+    )
+    _create(run_cli, env, "third", "FAKE-SECRET-third")
+    postgres.psql(f"DELETE FROM credctl_blobs WHERE space = '{space}'; INSERT INTO credctl_blobs "
+                  f"SELECT * FROM snap_{space}")  # fmt: skip
+    result = run_cli("list", env=env)
+    assert result.returncode == 6, result.stderr
+    assert "rolled back" in result.stderr
+
+
+def test_selection_flags_environment_and_config_file(
+    run_cli: RunCli, initialized_vault: Path, tmp_path: Path
+) -> None:
+    sqlite = f"sqlite:///{tmp_path / 'cfg.sqlite'}"
+    no_vault = {"CREDCTL_VAULT": ""}
+    assert run_cli("config", "set", "backend", sqlite, env=no_vault).returncode == 0
+    assert run_cli("config", "get", "backend").stdout.strip() == sqlite
+    assert run_cli("init", *CHEAP_KDF, env={**ENV, **no_vault}).returncode == 0
+    _create(run_cli, {**ENV, **no_vault}, "in-sqlite", "FAKE-SECRET-cfg")
+    got = run_cli("get-token", "in-sqlite", env={**ENV, **no_vault})
+    assert got.stdout.strip() == "FAKE-SECRET-cfg", got.stderr
+    # the environment (CREDCTL_VAULT, set by the fixture) and the flag win over the file
+    assert run_cli("get-token", "in-sqlite", env=ENV).returncode == 3
+    flag = run_cli(
+        "--vault", str(initialized_vault), "get-token", "in-sqlite", env={**ENV, **no_vault}
+    )
+    assert flag.returncode == 3
+    both = run_cli("--vault", "x", "--backend", sqlite, "list", env=ENV)
+    assert both.returncode == 2, both.stderr
+    bad = run_cli("config", "set", "backend", "postgresql://u:FAKE-PW@h/db")
+    assert bad.returncode == 9
+    assert "FAKE-PW" not in bad.stderr
+    assert run_cli("config", "set", "colour", "x").returncode == 9
+
+
+def test_one_session_unlocks_from_another_machine(
+    run_cli: RunCli, postgres: PostgresServer, tmp_path: Path
+) -> None:
+    url = postgres.url()
+    env = _init(run_cli, url)
+    _create(run_cli, env, "shared", "FAKE-SECRET-shared")
+    session = run_cli("unlock", "--ttl", "5m", env=env).stdout.strip().split("'")[1]
+    ci_key = run_cli("key", "add-ci", env=env).stdout.strip()
+    other = tmp_path / "other-machine"
+    machine = {"HOME": str(other), "XDG_STATE_HOME": str(other / "state"),
+               "XDG_CONFIG_HOME": str(other / "config"), "CREDCTL_BACKEND": url}  # fmt: skip
+    for grant in ({"CREDCTL_SESSION": session}, {"CREDCTL_KEY": ci_key}):
+        got = run_cli("get-token", "shared", env={**machine, **grant})
+        assert got.stdout.strip() == "FAKE-SECRET-shared", got.stderr
+    assert run_cli("lock", env=machine).returncode == 0
+    locked = run_cli("get-token", "shared", env={**machine, "CREDCTL_SESSION": session})
+    assert locked.returncode == 4, locked.stderr
+
+
+def test_get_token_on_the_vault_file_imports_no_backend(
+    run_cli: RunCli, initialized_vault: Path
+) -> None:
+    _create(run_cli, ENV, "plain", "FAKE-SECRET-plain")
+    env = {**ENV, "CREDCTL_VAULT": str(initialized_vault)}
+    modules, stdout = imported_modules(["get-token", "plain"], env)
+    assert "FAKE-SECRET-plain" in stdout
+    heavy = {"psycopg", "psycopg_pool", "hvac", "boto3", "botocore", "azure", "sqlite3",
+             "tomllib", "credctl.storage.sealed", "credctl.storage.backends"}  # fmt: skip
+    assert not {m for m in modules if m in heavy or m.split(".")[0] in heavy}
+    assert os.environ.get("CREDCTL_BACKEND") is None
