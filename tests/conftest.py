@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.peer_backends import backend_lane_fixture  # noqa: F401 - the lane's fixture
+
 pytest.register_assert_rewrite("credctl.testing")
 
 # The cheapest Argon2id settings init accepts (OWASP's floor): tests never pay 256 MiB.
@@ -52,8 +54,15 @@ def vault_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def run_cli(vault_path: Path) -> RunCli:
-    """Run the credctl console script in a subprocess with no terminal on stdin."""
+def run_cli(vault_path: Path, request: pytest.FixtureRequest) -> RunCli:
+    """Run the credctl console script in a subprocess with no terminal on stdin.
+
+    In the PostgreSQL lane (``CREDCTL_TEST_BACKEND=postgresql``) the test's vault is
+    a space in a PostgreSQL database instead of the file at `vault_path`.
+    """
+    from tests.peer_backends import LANE, lane_url
+
+    server = request.getfixturevalue("backend_lane") if LANE else None
 
     def run(
         *args: str,
@@ -65,6 +74,9 @@ def run_cli(vault_path: Path) -> RunCli:
         full_env = dict(os.environ)
         if vault is not None:
             full_env["CREDCTL_VAULT"] = str(vault)
+            backend = lane_url(server, vault)
+            if backend is not None:
+                full_env["CREDCTL_BACKEND"] = backend
         full_env.update(env or {})
         return subprocess.run(
             [*credctl_command(), *args],

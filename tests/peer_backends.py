@@ -24,6 +24,9 @@ from typing import NoReturn
 import pytest
 
 REQUIRED = os.environ.get("CREDCTL_REQUIRE_PEERS") == "1"
+#: ``CREDCTL_TEST_BACKEND=postgresql`` runs the command-line tests on PostgreSQL (a lane of
+#: the test command): read at import, since each test's environment drops CREDCTL_ names.
+LANE = os.environ.get("CREDCTL_TEST_BACKEND", "")
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 
 
@@ -218,3 +221,22 @@ def moto_fixture() -> Iterator[str]:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+def lane_url(server: PostgresServer | None, vault: Path) -> str | None:
+    """The backend URL standing in for a test's vault file in the PostgreSQL lane."""
+    if server is None:
+        return None
+    import hashlib
+
+    return server.url("v" + hashlib.sha256(str(vault).encode()).hexdigest()[:20])
+
+
+@pytest.fixture(scope="session", name="backend_lane")
+def backend_lane_fixture() -> Iterator[PostgresServer | None]:
+    """The PostgreSQL server of the lane, or None outside it."""
+    if LANE != "postgresql":
+        yield None
+        return
+    with postgres_server() as server:
+        yield server

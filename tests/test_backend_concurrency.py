@@ -67,7 +67,7 @@ def test_eight_processes_two_handles_nothing_lost(
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 text=True,
-            )  # fmt: skip
+            )
             for w in range(PROCESSES)
         ]
         for child in children:

@@ -58,6 +58,7 @@ class Commit:
         self._changes: dict[str, Change] = {}
         self._buckets: dict[int, dict[str, int | None]] = {}
         self._recount = False
+        self._count_delta = 0
         self._replacement: list[Change] | None = None
         #: The commit number written by `apply` (0 until then, and when nothing changed).
         self.written = 0
@@ -73,8 +74,11 @@ class Commit:
 
     def _stage(self, key: str, value: Any, listed: Blob | None) -> None:
         expected: Hashable | None = listed.token if listed is not None else None
-        if listed is None:
-            stray = self.txn.get_many([key]).get(key)  # left by a crashed writer: replace it
+        if listed is None and not self.atomic:
+            # Left by a crashed writer on an engine without transactions: replace it.
+            # (An engine with transactions never leaves one: a stray row there is
+            # someone else's, and the insert refuses it.)
+            stray = self.txn.get_many([key]).get(key)
             expected = stray.token if stray is not None else None
         self._changes[key] = Change(key, self.keys.seal_json(key, self.seq, value), expected)
         self._buckets.setdefault(self.keys.bucket_of(key), {})[key] = self.seq
@@ -91,6 +95,7 @@ class Commit:
             if old is not None:
                 record, blob, alias_blob = old
                 old_key = self.keys.record_key(record.get("owner", DEFAULT_OWNER), record["name"])
+            self._count_delta += (new is not None) - (old is not None)
             if new is None:
                 if old is not None:
                     self._unstage(old_key or "", blob)
@@ -157,7 +162,7 @@ class Commit:
                 buckets.pop(index, None)
                 if listed is not None:
                     self._changes[key] = Change(key, None, listed.token)
-        count = self.draft.count()
+        count = (int(self.root.content.get("count", 0)) if self.root else 0) + self._count_delta
         if self._recount:  # after an interrupted commit the stored count may be off
             count = sum(
                 key.startswith("r-")
