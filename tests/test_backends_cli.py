@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 from pathlib import Path
@@ -178,3 +179,54 @@ def test_get_token_on_the_vault_file_imports_no_backend(
              "tomllib", "credctl.storage.sealed", "credctl.storage.backends"}  # fmt: skip
     assert not {m for m in modules if m in heavy or m.split(".")[0] in heavy}
     assert os.environ.get("CREDCTL_BACKEND") is None
+
+
+def test_config_file_is_parsed_once_then_read_from_its_cache(
+    run_cli: RunCli, tmp_path: Path
+) -> None:
+    sqlite = f"sqlite:///{tmp_path / 'fast.sqlite'}"
+    assert run_cli("config", "set", "backend", sqlite).returncode == 0
+    env = {**ENV, "CREDCTL_VAULT": ""}
+    assert run_cli("init", *CHEAP_KDF, env=env).returncode == 0
+    _create(run_cli, env, "cached", "FAKE-SECRET-cached")
+    modules, stdout = imported_modules(["get-token", "cached"], env)
+    assert "FAKE-SECRET-cached" in stdout
+    assert "tomllib" not in modules  # the cache written by `config set` answered
+
+
+def test_doctor_checks_the_backend(run_cli: RunCli, tmp_path: Path) -> None:
+    path = tmp_path / "doc.sqlite"
+    env = {**ENV, "CREDCTL_BACKEND": f"sqlite:///{path}"}
+    assert run_cli("init", *CHEAP_KDF, env=env).returncode == 0
+    healthy = run_cli("doctor", "--json", env=env)
+    assert healthy.returncode == 0, healthy.stdout + healthy.stderr
+    assert {c["name"] for c in json.loads(healthy.stdout)["checks"]} >= {"backend", "key slots"}
+    path.chmod(0o644)
+    loose = run_cli("doctor", env=env)
+    assert loose.returncode == 2
+    assert "chmod 600" in loose.stdout
+    unreachable = run_cli("doctor", env={**ENV, "CREDCTL_BACKEND": "postgresql://x@127.0.0.1:1/x"})
+    assert unreachable.returncode == 2
+    assert_no_traceback(unreachable)
+
+
+def test_a_missing_extra_names_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+    import sys
+
+    from credctl.storage.blobs import MissingExtraError
+
+    monkeypatch.setitem(sys.modules, "hvac", None)
+    monkeypatch.delitem(sys.modules, "credctl.storage.hashicorp", raising=False)
+    with pytest.raises(MissingExtraError) as raised:
+        importlib.import_module("credctl.storage.hashicorp")
+    assert raised.value.exit_code == 9
+    assert "credctl[hashicorp]" in (raised.value.hint or "")
+
+
+def test_remember_is_refused_on_a_backend(run_cli: RunCli, tmp_path: Path) -> None:
+    env = {**ENV, "CREDCTL_BACKEND": f"sqlite:///{tmp_path / 'k.sqlite'}"}
+    assert run_cli("init", *CHEAP_KDF, env=env).returncode == 0
+    result = run_cli("unlock", "--remember", env=env)
+    assert result.returncode == 4
+    assert "session" in result.stderr
