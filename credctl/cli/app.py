@@ -115,7 +115,7 @@ COMMANDS: dict[str, LazyCommand | CommandSpec] = {
     ),
     "migrate": LazyCommand(
         "credctl.cli.migrate_command:migrate_command",
-        "Copy the vault to another backend, verify it record by record, resume if cut.",
+        "Copy every credential, the key slots and the activity log to another backend.",
     ),
     "oauth": LazyCommand(
         "credctl.cli.oauth_commands:oauth_app",

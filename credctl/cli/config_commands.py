@@ -21,6 +21,12 @@ config_app = typer.Typer(
     no_args_is_help=True,
 )
 
+
+def register(app: typer.Typer) -> None:
+    """Add the `config` group to the root app."""
+    app.add_typer(config_app, name="config")
+
+
 _KEY_HELP = "One of: " + ", ".join(config.KEYS) + "."
 
 

@@ -11,6 +11,11 @@ from credctl.cli import output
 from credctl.cli.context import CliContext
 
 
+def register(app: typer.Typer) -> None:
+    """Add `migrate` to the root app."""
+    app.command("migrate")(migrate_command)
+
+
 def _place(url: str | None, cli: CliContext) -> object:
     from credctl.migrate import Place
     from credctl.storage.backends import open_blob_backend
