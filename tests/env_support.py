@@ -15,6 +15,7 @@ from typing import Any
 
 from credctl.manager import CredentialManager
 from credctl.model import CredentialInput
+from credctl.storage.base import CredentialStorage
 from credctl.storage.vault_storage import VaultStorage
 from credctl.vault import EnvironmentUnlocker, Vault
 from tests.conftest import CHEAP_KDF, PASSPHRASE, credctl_command
@@ -40,11 +41,22 @@ class SessionVault:
             PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring",
             CREDCTL_VAULT=str(self.path),
         )
+        from tests.peer_backends import lane_server, lane_url
+
+        backend = lane_url(lane_server(), self.path)  # the PostgreSQL lane
+        if backend is not None:
+            self.env["CREDCTL_BACKEND"] = backend
         self.run("init", *CHEAP_KDF, extra={"CREDCTL_PASSPHRASE": PASSPHRASE})
         unlocked = self.run("unlock", "--ttl", "8h", extra={"CREDCTL_PASSPHRASE": PASSPHRASE})
         self.env["CREDCTL_SESSION"] = unlocked.stdout.strip().split("'")[1]
         unlocker = EnvironmentUnlocker(env={"CREDCTL_PASSPHRASE": PASSPHRASE})
-        self.manager = CredentialManager(storage=VaultStorage(Vault(self.path), unlocker))
+        if backend is not None:
+            from credctl.storage.backends import open_backend_storage
+
+            storage: CredentialStorage = open_backend_storage(backend, unlocker=unlocker)
+        else:
+            storage = VaultStorage(Vault(self.path), unlocker)
+        self.manager = CredentialManager(storage=storage)
 
     def run(
         self, *args: str, extra: Mapping[str, str] | None = None, check: bool = True

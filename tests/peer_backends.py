@@ -232,11 +232,23 @@ def lane_url(server: PostgresServer | None, vault: Path) -> str | None:
     return server.url("v" + hashlib.sha256(str(vault).encode()).hexdigest()[:20])
 
 
-@pytest.fixture(scope="session", name="backend_lane")
-def backend_lane_fixture() -> Iterator[PostgresServer | None]:
-    """The PostgreSQL server of the lane, or None outside it."""
+_LANE_SERVER: list[PostgresServer] = []
+
+
+def lane_server() -> PostgresServer | None:
+    """The lane's PostgreSQL server (started on first use, stopped at exit), or None."""
     if LANE != "postgresql":
-        yield None
-        return
-    with postgres_server() as server:
-        yield server
+        return None
+    if not _LANE_SERVER:
+        import atexit
+
+        context = postgres_server()
+        _LANE_SERVER.append(context.__enter__())
+        atexit.register(context.__exit__, None, None, None)
+    return _LANE_SERVER[0]
+
+
+@pytest.fixture(scope="session", name="backend_lane")
+def backend_lane_fixture() -> PostgresServer | None:
+    """The PostgreSQL server of the lane, or None outside it."""
+    return lane_server()

@@ -629,6 +629,7 @@ def test_update_errors(run_cli: RunCli, initialized_vault: Path) -> None:
 # -- delete --------------------------------------------------------------------------
 
 
+@pytest.mark.vault_file
 def test_delete_several_with_one_missing(run_cli: RunCli, initialized_vault: Path) -> None:
     for name in ("a", "b", "c"):
         create_token(run_cli, name, "t")

@@ -428,6 +428,7 @@ def test_a_missing_vault_is_exit_3(run_cli: RunCli, tmp_path: Path) -> None:
 # -- side effects ---------------------------------------------------------------------
 
 
+@pytest.mark.vault_file
 def test_each_read_counts_as_a_use_and_the_vault_is_not_rewritten(
     env: Env, session_vault: SessionVault
 ) -> None:
