@@ -830,6 +830,7 @@ def test_dotenv_parser_agrees_with_python_dotenv(text: str) -> None:
 # -- export --------------------------------------------------------------------------
 
 
+@pytest.mark.vault_file
 def test_export_then_open_the_backup(
     run_cli: RunCli, initialized_vault: Path, tmp_path: Path
 ) -> None:
@@ -882,6 +883,7 @@ def test_export_then_open_the_backup(
     assert result.stdout == "3\n"
 
 
+@pytest.mark.vault_file
 def test_export_passphrase_file_option(
     run_cli: RunCli, initialized_vault: Path, tmp_path: Path
 ) -> None:
@@ -900,6 +902,7 @@ def test_export_passphrase_file_option(
     ] == ["gh"]
 
 
+@pytest.mark.vault_file
 def test_export_refuses_to_overwrite(
     run_cli: RunCli, initialized_vault: Path, tmp_path: Path
 ) -> None:
@@ -924,6 +927,7 @@ def test_export_requires_output(run_cli: RunCli, initialized_vault: Path) -> Non
     assert run_cli("export", env=PASS_ENV).returncode == 2
 
 
+@pytest.mark.vault_file
 def test_import_backup_restores(run_cli: RunCli, initialized_vault: Path, tmp_path: Path) -> None:
     create_token(run_cli, "gh", "tok-gh", "--tag", "ci", "--meta", "k=v", "--description", "d")
     backup = tmp_path / "backup.credctl"

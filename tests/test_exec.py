@@ -45,6 +45,11 @@ def vault_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
         "CREDCTL_PASSPHRASE": PASSPHRASE,
     }
+    from tests.peer_backends import lane_server, lane_url
+
+    backend = lane_url(lane_server(), folder / "vault.credctl")  # the PostgreSQL lane
+    if backend is not None:
+        env["CREDCTL_BACKEND"] = backend
     steps: list[tuple[list[str], str]] = [
         (["init", *CHEAP_KDF], ""),
         (["create", "token", "gh", "--field", "token=@-"], GH),

@@ -39,6 +39,8 @@ from credctl.importing import (
 from credctl.types.names import shown
 
 if TYPE_CHECKING:
+    from credctl.vault.opened import OpenVault
+
     pass
 
 MAX_IMPORT: Final = 64 * 1024 * 1024
@@ -259,10 +261,13 @@ def export_command(
     cli: CliContext = ctx.obj
     target = Vault(output_path.expanduser())
     _refuse_existing(target.path)
-    source = cli.vault_file()
-    if target.path == source.path:
-        raise UsageError("the backup must be another file than the vault itself")
-    opened = source.open(cli.unlocker())
+    if cli.backend_url is None:
+        source = cli.vault_file()
+        if target.path == source.path:
+            raise UsageError("the backup must be another file than the vault itself")
+        opened = source.open(cli.unlocker())
+    else:
+        opened = _backend_contents(cli)
     if passphrase_file is not None:
         passphrase = read_passphrase_file(str(passphrase_file.expanduser()))
         if not passphrase:
@@ -282,6 +287,24 @@ def export_command(
         f"{target.path}`",
         quiet=cli.quiet,
     )
+
+
+def _backend_contents(cli: CliContext) -> OpenVault:
+    """A backend's key settings with every record and setting put in its body (export)."""
+    from credctl.migrate import KnownKey
+    from credctl.storage.sealed import SealedStorage
+    from credctl.storage.vault_storage import VaultSnapshot
+
+    opened = cli.vault().open(cli.unlocker())
+    view = SealedStorage(cli.engine(), KnownKey(opened.data_key)).snapshot()
+    try:
+        opened.body.meta.update(view.meta)
+        into = VaultSnapshot(opened.body)
+        for record in view.records():
+            into.put(record)
+    finally:
+        view.close()
+    return opened
 
 
 def _refuse_existing(path: Path) -> None:
