@@ -28,7 +28,7 @@ from credctl.errors import DuplicateCredential, VaultBusyError, VaultCorruptErro
 from credctl.storage.base import DEFAULT_OWNER, Record
 from credctl.storage.blobs import Blob, BlobBackend, BlobConflictError, BlobTransaction, Change
 from credctl.storage.sealed_format import KEYS_KEY, SealKeys, revision_of
-from credctl.storage.sealed_view import Root, SealedDraft, read_root
+from credctl.storage.sealed_view import Root, SealedDraft, pack_revisions, read_root
 
 LEASE_SECONDS = 60.0
 _POLL = (0.02, 0.5)  # first and longest pause while another writer holds the lease
@@ -52,7 +52,7 @@ class Commit:
         self.keys_blob = keys_blob
         self.atomic = atomic
         self.seq = (root.seq if root else 0) + 1
-        empty = Root(0, {"seq": 0, "buckets": {}, "count": 0}, None)
+        empty = Root(0, {"seq": 0, "count": 0}, None)
         self.draft = SealedDraft(txn, keys, root or empty, consistent=True)
         self.new_keys_blob: tuple[bytes, int] | None = None
         self._changes: dict[str, Change] = {}
@@ -119,10 +119,10 @@ class Commit:
 
     def _root_content(self, buckets: dict[int, int], count: int) -> dict[str, Any]:
         base = dict(self.root.content) if self.root else {}
-        base.update(v=1, seq=self.seq, count=count,
-                    buckets={str(i): r for i, r in sorted(buckets.items())})  # fmt: skip
+        base.update(v=1, seq=self.seq, count=count, bucket_revs=pack_revisions(buckets))
         base.pop("lease", None)
         base.pop("intent", None)
+        base.pop("buckets", None)
         if not self.log_key:
             import base64
 

@@ -21,7 +21,7 @@ a credential's name:
     bucket n    "m-" || hex(HMAC(index key, "bucket" 0x00 decimal n))[0:32]
     root, meta  "root-" / "meta-" || hex(HMAC(index key, "root" / "meta"))[0:32]
 
-A record's bucket is ``u32(HMAC(index key, "bucket-of" 0x00 key)[0:4]) mod 256``.
+A record's bucket is ``u32(HMAC(index key, "bucket-of" 0x00 key)[0:4]) mod 2048``.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from credctl.errors import VaultCorruptError
 from credctl.vault import crypto
 
 MAGIC = b"CS1\x00"
-BUCKETS = 256
+BUCKETS = 2048
 KEYS_KEY = "keys"  # the key-slot blob: a vault file with an empty index (not sealed here)
 SESSION_PREFIX = "s-"
 _INFO = b"credctl/v1/sealed-record"

@@ -15,29 +15,42 @@ and tries again.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import copy
+import struct
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 from credctl.errors import VaultCorruptError
 from credctl.storage.base import DEFAULT_OWNER, Record
 from credctl.storage.blobs import Blob, BlobReader
-from credctl.storage.sealed_format import SealKeys
+from credctl.storage.sealed_format import BUCKETS, SealKeys
 
 _T = TypeVar("_T")
 _DAMAGED_HINT = "the backend was changed outside credctl; restore it from a backup"
 
 
 class Root:
-    """The decrypted root of one commit."""
+    """The decrypted root of one commit.
 
-    __slots__ = ("blob", "content", "revision")
+    The bucket revisions are a packed array (``bucket_revs``: base64 of one u32 per
+    bucket, 0 for an empty bucket), so one lookup costs the same whatever the
+    vault's size.
+    """
+
+    __slots__ = ("_revs", "blob", "content", "revision")
 
     def __init__(self, revision: int, content: dict[str, Any], blob: Blob | None) -> None:
         self.revision = revision
         self.content = content
         self.blob = blob
+        self._revs = unpack_revisions(content.get("bucket_revs"))
+
+    def bucket_rev(self, index: int) -> int | None:
+        """The revision of bucket `index`, None when it is empty."""
+        revision = int.from_bytes(self._revs[index * 4 : index * 4 + 4], "big")
+        return revision or None
 
     @property
     def seq(self) -> int:
@@ -46,8 +59,9 @@ class Root:
 
     @property
     def buckets(self) -> dict[int, int]:
-        """Revision of each non-empty bucket."""
-        return {int(k): int(v) for k, v in self.content.get("buckets", {}).items()}
+        """Revision of each non-empty bucket (reads the whole array)."""
+        revs = struct.unpack(f">{BUCKETS}I", self._revs)
+        return {index: revision for index, revision in enumerate(revs) if revision}
 
     @property
     def intent(self) -> dict[str, int]:
@@ -58,6 +72,27 @@ class Root:
         """The writer's lease on engines without transactions, if any."""
         lease = self.content.get("lease")
         return lease if isinstance(lease, dict) else None
+
+
+def pack_revisions(buckets: dict[int, int]) -> str:
+    """The ``bucket_revs`` member for these bucket revisions."""
+    revs = [0] * BUCKETS
+    for index, revision in buckets.items():
+        revs[index] = revision
+    return base64.b64encode(struct.pack(f">{BUCKETS}I", *revs)).decode()
+
+
+def unpack_revisions(packed: object) -> bytes:
+    """The raw array of ``bucket_revs`` (all zero when absent; damage when malformed)."""
+    if packed is None:
+        return bytes(4 * BUCKETS)
+    try:
+        raw = base64.b64decode(str(packed), validate=True)
+    except ValueError:
+        raw = b""
+    if len(raw) != 4 * BUCKETS:
+        raise VaultCorruptError("the backend's root record is malformed", hint=_DAMAGED_HINT)
+    return raw
 
 
 def read_root(keys: SealKeys, blob: Blob | None) -> Root | None:
@@ -112,7 +147,7 @@ class SealedView:
         cached = self._buckets.get(index)
         if cached is not None:
             return cached[0]
-        expected = self.root.buckets.get(index)
+        expected = self.root.bucket_rev(index)
         if expected is None:
             self._buckets[index] = ({}, None)
             return {}
@@ -162,7 +197,7 @@ class SealedView:
     def _with_bucket(self, key: str) -> list[str]:
         index = self._keys.bucket_of(key)
         wanted = [key]
-        if index not in self._buckets and index in self.root.buckets:
+        if index not in self._buckets and self.root.bucket_rev(index) is not None:
             wanted.append(self._keys.bucket_key(index))
         return wanted
 
@@ -269,10 +304,11 @@ class SealedView:
 
     def _all_records(self) -> list[Record]:
         rows = {blob.key: blob for blob in self._reader.list("r-")}
-        wanted = [self._keys.bucket_key(i) for i in self.root.buckets if i not in self._buckets]
+        used = self.root.buckets
+        wanted = [self._keys.bucket_key(i) for i in used if i not in self._buckets]
         fetched = self._fetch(wanted) if wanted else {}
         found: list[Record] = []
-        for index in sorted(self.root.buckets):
+        for index in sorted(used):
             for key in self.bucket(index, fetched):
                 if not key.startswith("r-"):
                     continue
