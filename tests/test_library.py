@@ -1177,7 +1177,9 @@ def error_classes() -> dict[str, type[CredentialError]]:
     return {
         name: value
         for name, value in vars(credctl.errors).items()
-        if isinstance(value, type) and issubclass(value, CredentialError)
+        if isinstance(value, type)
+        and issubclass(value, CredentialError)
+        and not name.startswith("_")  # private bases that carry a payload, never raised
     }
 
 

@@ -17,8 +17,8 @@ from credctl._time import format_unix
 from credctl.cli import output
 from credctl.cli.context import CliContext
 from credctl.cli.prompts import unlocker_for
+from credctl.cli.rekey_notes import OLDER_COPIES, describe_rekey
 from credctl.cli.tables import print_table
-from credctl.cli.vault_commands import OLDER_COPIES, describe_rekey
 from credctl.errors import VaultLockedError
 from credctl.vault.format import SlotType
 from credctl.vault.store import CI_KEY_SOURCE, PASSPHRASE_SOURCE

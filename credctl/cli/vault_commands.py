@@ -18,6 +18,7 @@ from credctl.cli.prompts import (
     unlocker_for,
     warn_if_short,
 )
+from credctl.cli.rekey_notes import OLDER_COPIES, describe_rekey, plural
 from credctl.durations import format_duration, parse_duration
 from credctl.errors import InvalidInput
 from credctl.vault import grants
@@ -25,17 +26,11 @@ from credctl.vault.crypto import KdfParams
 from credctl.vault.store import (
     DEFAULT_MAX_SESSION_TTL,
     SESSION_SOURCE,
-    RekeyResult,
     check_max_session_ttl,
 )
 from credctl.vault.unlock import ALL_SOURCES
 
 SHELLS = ("bash", "zsh", "sh", "fish", "powershell")
-OLDER_COPIES = (
-    "older copies of the vault file (its backups in VAULT.d/backups, git history, sync "
-    "folders, other machines) still open with {what}, and the data key they give also reads "
-    "this vault and every later change"
-)
 
 
 def register(app: typer.Typer) -> None:
@@ -250,25 +245,3 @@ def rekey_command(ctx: typer.Context) -> None:
             "the passphrase is unchanged, so copies of the vault made before the rekey "
             "still open with it; run `credctl passwd --rekey` to change both"
         )
-
-
-def describe_rekey(result: RekeyResult) -> str:
-    """One line saying what a rekey ended (shared with `key remove --rekey`)."""
-    parts = ["rekeyed: new data key"]
-    dropped = result.dropped_ci_keys
-    if dropped:
-        ids = ", ".join(str(slot_id) for slot_id in dropped)
-        parts.append(
-            f"removed CI key{'s' if len(dropped) > 1 else ''} {ids} (a rekey cannot keep "
-            "them: add new ones with `credctl key add-ci`)"
-        )
-    parts.append(f"ended {plural(result.sessions_ended, 'session')}")
-    parts.append(f"removed {plural(result.backups_removed, 'backup')}")
-    if result.keyring_forgotten:
-        parts.append("forgot the keyring entry")
-    return "; ".join(parts)
-
-
-def plural(count: int, noun: str) -> str:
-    """`1 session`, `2 sessions`."""
-    return f"{count} {noun}{'' if count == 1 else 's'}"

@@ -37,8 +37,36 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"non-standard JSON constant {name}")
 
 
+#: FORMAT.md: readers reject JSON nested deeper than this.
+MAX_DEPTH = 1000
+_NESTING = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+
+
+def _too_deep(raw: bytes) -> bool:
+    """True when `raw` nests arrays/objects more than `MAX_DEPTH` levels deep.
+
+    Decided here rather than by Python's recursion limit, which a program may raise.
+    Counting brackets (C speed) settles almost every record; only JSON with more
+    brackets than the limit is walked, skipping strings.
+    """
+    if raw.count(b"[") + raw.count(b"{") <= MAX_DEPTH:
+        return False
+    depth = 0
+    for match in _NESTING.finditer(raw):
+        token = match.group()
+        if token in (b"[", b"{"):
+            depth += 1
+            if depth > MAX_DEPTH:
+                return True
+        elif token in (b"]", b"}"):
+            depth -= 1
+    return False
+
+
 def load_json_object(raw: bytes, what: str) -> dict[str, Any]:
     """Parse strict JSON that must be an object; anything else is vault damage."""
+    if _too_deep(raw):
+        raise VaultCorruptError(f"the vault holds {what} nested deeper than {MAX_DEPTH} levels")
     try:
         value = json.loads(raw, parse_constant=_reject_constant)
     except (ValueError, RecursionError) as exc:
