@@ -278,7 +278,7 @@ class CredentialManager:
         cache = self._config.cache_config
         stamp = self.records.state_stamp() if cache.enabled else None
         if cache.enabled:
-            hit = self._cached(ref, stamp, min_valid, require_owner)
+            hit = self._cached(ref, stamp, min_valid, require_owner, actor.owner)
             if hit is not None:
                 self.records.log(Activity("get_token", hit.credential_id, None, actor=actor))
                 return hit
@@ -294,16 +294,21 @@ class CredentialManager:
 
             deadline = time.monotonic() + cache.ttl.total_seconds()
             entry = CacheEntry(token, secret.credential.owner, deadline, stamp)
-            self._cache.store(secret.credential.name, entry, cache.max_size)
+            key = _cache_name(secret.credential.owner, secret.credential.name)
+            self._cache.store(key, entry, cache.max_size)
         return token
 
     def _cached(
-        self, ref: Ref, stamp: Any, min_valid: dt.timedelta | None, require_owner: str | None
+        self,
+        ref: Ref,
+        stamp: Any,
+        min_valid: dt.timedelta | None,
+        require_owner: str | None,
+        owner: str,
     ) -> Token | None:
         credential_id = as_id(ref)
-        entry = self._cache.lookup(
-            credential_id, None if credential_id is not None else str(ref), stamp
-        )
+        name = None if credential_id is not None else _cache_name(owner, str(ref))
+        entry = self._cache.lookup(credential_id, name, stamp)
         if entry is None or not _fresh_enough(entry.token, min_valid):
             return None
         if require_owner is not None and entry.owner != require_owner:
@@ -395,7 +400,7 @@ class CredentialManager:
         actor = self._actor(context)
         settings, pending = prepare(credential_type, input, actor.owner)
         if settings.name is not None:
-            existing = self.records.view().by_name(settings.name)
+            existing = self.records.view(actor).by_name(settings.name)
             if existing is not None and existing.type != "oauth2":
                 from credctl.errors import DuplicateCredential
 
@@ -452,7 +457,7 @@ class CredentialManager:
         from credctl.oauth.client_credentials import first_login
         from credctl.records.oauth import store_login
 
-        existing = self.records.view().by_name(name)
+        existing = self.records.view(self._actor(context)).by_name(name)
         if existing is not None and existing.type != "oauth2":
             from credctl.errors import DuplicateCredential
 
@@ -688,6 +693,11 @@ def open_storage(backend: StorageBackend) -> CredentialStorage:
 
     path = backend.path or default_vault_path()
     return VaultStorage(Vault(path), EnvironmentUnlocker(prompt=terminal_prompt()))
+
+
+def _cache_name(owner: str, name: str) -> str:
+    """The token cache's alias for a name: names are unique per owner."""
+    return name if owner == "local" else f"{owner}/{name}"
 
 
 def _fresh_enough(token: Token, min_valid: dt.timedelta | None) -> bool:

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from credctl.errors import AccessDenied, CredentialError, DuplicateCredential, NotFound
 from credctl.records.activity import Activity, ActivityLog, Actor, MemoryActivityLog
 from credctl.records.secrets import SecretRecord, SecretWant
-from credctl.records.stored import StoredCredential
+from credctl.records.stored import DEFAULT_OWNER, StoredCredential
 
 if TYPE_CHECKING:
     from credctl.storage.base import CredentialStorage, StorageSnapshot, StorageWriter
@@ -50,11 +50,19 @@ def as_id(ref: Ref) -> int | None:
 
 
 class RecordView:
-    """The credentials of one snapshot, as an actor with an optional owner scope sees them."""
+    """The credentials of one snapshot, as an actor with an optional owner scope sees them.
 
-    def __init__(self, snapshot: StorageSnapshot, scope: str | None = None) -> None:
+    Names are unique per owner: `by_name` looks in the namespace of `owner` (the
+    acting owner).  An unscoped view (the vault's own user) may also `find` another
+    owner's credential by a name no one else uses.
+    """
+
+    def __init__(
+        self, snapshot: StorageSnapshot, scope: str | None = None, owner: str = DEFAULT_OWNER
+    ) -> None:
         self._snapshot = snapshot
         self._scope = scope
+        self._owner = scope if scope is not None else owner
 
     @property
     def meta(self) -> Mapping[str, Any]:
@@ -74,19 +82,39 @@ class RecordView:
         return self._visible(self._snapshot.get_by_id(credential_id))
 
     def by_name(self, name: str) -> StoredCredential | None:
-        """The credential with this name, or None."""
-        return self._visible(self._snapshot.get_by_name(name))
+        """The acting owner's credential with this name, or None."""
+        return self._visible(self._snapshot.get_by_name(name, self._owner))
 
     def find(self, ref: Ref) -> StoredCredential:
-        """The credential `ref` names (a decimal string is an id), or `NotFound`."""
+        """The credential `ref` names (a decimal string is an id), or `NotFound`.
+
+        A name is looked up among the acting owner's credentials; an unscoped view
+        then takes the one other owner's credential of that name, and refuses a name
+        that several other owners use (`DuplicateCredential`: give the id).
+        """
         credential_id = as_id(ref)
-        found = self.get(credential_id) if credential_id is not None else self.by_name(str(ref))
+        if credential_id is not None:
+            found = self.get(credential_id)
+        else:
+            found = self.by_name(str(ref))
+            if found is None and self._scope is None:
+                found = self._only_one_named(str(ref))
         if found is None:
             raise NotFound(
                 f"no credential {'with id ' if credential_id is not None else ''}{str(ref)!r}",
                 hint="see `credctl list`",
             )
         return found
+
+    def _only_one_named(self, name: str) -> StoredCredential | None:
+        named = self._snapshot.with_name(name)
+        if len(named) > 1:
+            ids = ", ".join(str(record["id"]) for record in named)
+            raise DuplicateCredential(
+                f"{len(named)} owners have a credential named {name!r} (ids {ids})",
+                hint="name it by its id",
+            )
+        return StoredCredential.from_record(named[0]) if named else None
 
     def all(
         self, *, credential_type: str | None = None, tag: str | None = None
@@ -115,7 +143,7 @@ class RecordTransaction(RecordView):
     """One atomic change: everything done here is committed together, or nothing is."""
 
     def __init__(self, draft: StorageWriter, actor: Actor) -> None:
-        super().__init__(draft, actor.scope)
+        super().__init__(draft, actor.scope, actor.owner)
         self._draft = draft
         self._actor = actor
         self.touched: dict[int, StoredCredential] = {}
@@ -171,6 +199,7 @@ class RecordTransaction(RecordView):
         checked = kind.validate(data)
         if name is not None:
             types.validate_name(name)
+        owner = validation.check_owner(self._actor.owner)
         checked_description = validation.check_description(description)
         checked_tags = validation.check_tags(tags)
         checked_metadata = validation.check_metadata(metadata or {})
@@ -182,7 +211,6 @@ class RecordTransaction(RecordView):
             "tags": list(checked_tags),
             "metadata": checked_metadata,
         }
-        owner = self._actor.owner
         seen = self._idempotent(request, owner, idempotency_key)
         if seen is not None:
             return seen
@@ -190,10 +218,10 @@ class RecordTransaction(RecordView):
         credential_id = int(meta.get("next_id", 1))
         if name is None:
             # Skip ids whose default name someone already chose by hand.
-            while self._draft.get_by_name(f"{kind.name}_{credential_id}") is not None:
+            while self._draft.get_by_name(f"{kind.name}_{credential_id}", owner) is not None:
                 credential_id += 1
         final_name = name or f"{kind.name}_{credential_id}"
-        if self._draft.get_by_name(final_name) is not None:
+        if self._draft.get_by_name(final_name, owner) is not None:
             raise DuplicateCredential(
                 f"a credential named {final_name!r} already exists",
                 hint="choose another name, or `credctl update` the existing one",
@@ -262,7 +290,7 @@ class RecordTransaction(RecordView):
         changes: dict[str, Any] = {}
         if name is not None and name != credential.name:
             types.validate_name(name)
-            if self._draft.get_by_name(name) is not None:
+            if self._draft.get_by_name(name, credential.owner) is not None:
                 raise DuplicateCredential(f"a credential named {name!r} already exists")
             changes["name"] = name
         if description is not None:
@@ -332,7 +360,9 @@ class RecordStore:
 
     def view(self, actor: Actor | None = None) -> RecordView:
         """A consistent snapshot of what `actor` may see (everything when None)."""
-        return RecordView(self.storage.snapshot(), actor.scope if actor is not None else None)
+        if actor is None:
+            return RecordView(self.storage.snapshot())
+        return RecordView(self.storage.snapshot(), actor.scope, actor.owner)
 
     # -- writing -------------------------------------------------------------------
 

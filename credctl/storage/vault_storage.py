@@ -15,14 +15,18 @@ from pathlib import Path
 from typing import Any
 
 from credctl.errors import VaultCorruptError
-from credctl.storage.base import Record
+from credctl.storage.base import DEFAULT_OWNER, Record
 from credctl.storage.usage_journal import UsageJournal
-from credctl.vault.body import Body
+from credctl.vault.body import OWNER_ID, RECORD_NAME, Body
 from credctl.vault.store import OpenVault, StaleDataKeyError, Unlocker, Vault
 
 
 class VaultSnapshot:
-    """Records of one vault generation; each is parsed only when asked for."""
+    """Records of one vault generation; each is parsed only when asked for.
+
+    The body indexes records by key: the name, or ``owner/name`` for an owner other
+    than ``local`` (`record_key`), so names are unique per owner.
+    """
 
     def __init__(self, body: Body) -> None:
         self._body = body
@@ -33,15 +37,27 @@ class VaultSnapshot:
         found = self._body.get_by_id(credential_id)
         return _checked(credential_id, found[0], found[1]) if found else None
 
-    def get_by_name(self, name: str) -> Record | None:
-        """The record with this name, or None (parses only that record)."""
-        found = self._body.get_by_name(name)
-        return _checked(found[0], name, found[1]) if found else None
+    def get_by_name(self, name: str, owner: str = DEFAULT_OWNER) -> Record | None:
+        """The record `owner` has under this name, or None (parses only that record)."""
+        if not _valid_name(owner, name):
+            return None  # an ``owner/name`` smuggled into either part must not find a key
+        key = key_of(owner, name)
+        found = self._body.get_by_name(key)
+        return _checked(found[0], key, found[1]) if found else None
+
+    def with_name(self, name: str) -> list[Record]:
+        """Every owner's record with this name, in id order (parses only those)."""
+        if not RECORD_NAME.match(name):
+            return []
+        suffix = "/" + name
+        ids = sorted(i for key, i in self._body.names().items() if key == name or
+                     key.endswith(suffix))  # fmt: skip
+        return [record for i in ids if (record := self.get_by_id(i)) is not None]
 
     def records(self) -> Iterator[Record]:
         """Every record, in id order."""
-        for credential_id, name, record in self._body.entries():
-            yield _checked(credential_id, name, record)
+        for credential_id, key, record in self._body.entries():
+            yield _checked(credential_id, key, record)
 
     def count(self) -> int:
         """How many records there are (no record is parsed)."""
@@ -49,16 +65,33 @@ class VaultSnapshot:
 
     def put(self, record: Record) -> None:
         """Insert or replace a record."""
-        self._body.put(int(record["id"]), str(record["name"]), record)
+        key = key_of(record.get("owner", DEFAULT_OWNER), record["name"])
+        self._body.put(int(record["id"]), key, record)
 
     def delete(self, credential_id: int) -> bool:
         """Remove a record."""
         return self._body.delete(credential_id)
 
 
-def _checked(credential_id: int, name: str, record: Record) -> Record:
+def key_of(owner: object, name: object) -> str:
+    """The index key of a record: its name, prefixed with ``owner/`` unless owner is local."""
+    if not isinstance(owner, str) or not isinstance(name, str):
+        raise VaultCorruptError("a credential record has a malformed owner or name")
+    return name if owner == DEFAULT_OWNER else f"{owner}/{name}"
+
+
+def _valid_name(owner: str, name: str) -> bool:
+    return bool(RECORD_NAME.match(name)) and (
+        owner == DEFAULT_OWNER or bool(OWNER_ID.match(owner))
+    )
+
+
+def _checked(credential_id: int, key: str, record: Record) -> Record:
     # The index and the record must agree; a mismatch can only come from a forged body.
-    if record.get("id") != credential_id or record.get("name") != name:
+    if (
+        record.get("id") != credential_id
+        or key_of(record.get("owner", DEFAULT_OWNER), record.get("name")) != key
+    ):
         raise VaultCorruptError(f"credential record {credential_id} disagrees with the index")
     return record
 
