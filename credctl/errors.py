@@ -57,6 +57,12 @@ class DuplicateCredential(CredentialError):
     exit_code = ExitCode.CONFLICT
 
 
+class CredentialInUse(CredentialError):
+    """The credential is linked to workflows; unlink them or force the change."""
+
+    exit_code = ExitCode.CONFLICT
+
+
 class UnsupportedType(CredentialError):
     """The credential type is not known."""
 

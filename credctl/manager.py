@@ -50,8 +50,10 @@ from credctl.storage.base import CredentialStorage
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from credctl.records.api_tokens import ApiToken
     from credctl.records.oauth import RefreshReport
     from credctl.records.stored import StoredCredential
+    from credctl.scoped import ScopedManager
     from credctl.token_cache import TokenCache
 
 Ref = int | str
@@ -510,20 +512,36 @@ class CredentialManager:
             )  # fmt: skip
         self._cache.forget(credential.id)
 
-    def delete_credential(self, ref: Ref) -> None:
-        """Remove a credential from the vault (its id is never reused)."""
+    def delete_credential(self, ref: Ref, *, force: bool = False) -> None:
+        """Remove a credential from the vault (its id is never reused).
+
+        A credential linked to workflows is refused (`CredentialInUse`, exit 8)
+        unless `force`.
+        """
+        from credctl.records.links import require_unlinked
+
         with self.records.transaction("delete", self._actor()) as txn:
             credential = txn.find(ref)
+            require_unlinked(credential, force=force)
             txn.delete(credential)
         self._cache.forget(credential.id)
 
-    def batch_delete(self, refs: Sequence[Ref]) -> list[CredentialError | None]:
-        """Delete many in one write; one result per input (None or the error)."""
+    def batch_delete(
+        self, refs: Sequence[Ref], *, force: bool = False
+    ) -> list[CredentialError | None]:
+        """Delete many in one write; one result per input (None or the error).
+
+        A credential linked to workflows fails with `CredentialInUse` unless `force`.
+        """
+        from credctl.records.links import require_unlinked
+
         results: list[CredentialError | None] = []
         with self.records.transaction("delete", self._actor()) as txn:
             for ref in refs:
                 try:
-                    txn.delete(txn.find(ref))
+                    credential = txn.find(ref)
+                    require_unlinked(credential, force=force)
+                    txn.delete(credential)
                     results.append(None)
                 except CredentialError as exc:
                     txn.failed(str(ref), exc)
@@ -532,6 +550,76 @@ class CredentialManager:
         for credential_id in deleted:
             self._cache.forget(credential_id)
         return results
+
+    # -- the REST API: users, their tokens, refused requests ---------------------------
+
+    def acting_as(
+        self,
+        user: str,
+        *,
+        ip: str | None = None,
+        execution_id: str | None = None,
+        workflow_id: str | None = None,
+    ) -> ScopedManager:
+        """The credentials of `user` alone, every call logged as theirs (`ScopedManager`).
+
+        Another owner's credential answers `NotFound`, like one that does not exist.
+        """
+        from credctl.scoped import ScopedManager
+
+        actor = Actor(user, origin=self._origin, owner=user, scope=user, ip=ip,
+                      execution_id=execution_id, workflow_id=workflow_id)  # fmt: skip
+        return ScopedManager(self.records, actor)
+
+    def issue_api_token(
+        self, user: str, *, expires_in: dt.timedelta | None = None
+    ) -> tuple[ApiToken, SecretValue]:
+        """A new bearer token for `user` (shown once; only its digest is stored)."""
+        from credctl.records import api_tokens
+
+        seconds = int(expires_in.total_seconds()) if expires_in is not None else None
+        actor = self._actor()
+        with self.records.transaction("serve_token", actor) as txn:
+            entry, token = api_tokens.issue(txn.settings, user, seconds)
+            txn.mark_settings_changed()
+        self.records.log(Activity("serve_token", actor=actor))
+        return entry, SecretValue(token)
+
+    def api_tokens(self) -> list[ApiToken]:
+        """Every issued bearer token (never the tokens themselves)."""
+        from credctl.records import api_tokens
+
+        return api_tokens.listing(self.records.view().meta)
+
+    def revoke_api_token(self, token_id: int) -> ApiToken:
+        """Revoke a bearer token at once; `NotFound` if there is none with this id."""
+        from credctl.records import api_tokens
+
+        actor = self._actor()
+        with self.records.transaction("serve_token", actor) as txn:
+            entry = api_tokens.revoke(txn.settings, token_id)
+            txn.mark_settings_changed()
+        self.records.log(Activity("serve_token", actor=actor))
+        return entry
+
+    def verify_api_token(self, presented: str) -> ApiToken | None:
+        """The issued, unexpired token `presented` is, or None (constant-time compare)."""
+        from credctl.records import api_tokens
+
+        return api_tokens.verify(self.records.view().meta, presented)
+
+    def touch_api_token(self, token_id: int) -> None:
+        """Record that a token was used now (callers do it at most hourly per token)."""
+        from credctl.records import api_tokens
+
+        with self.records.transaction("serve_token", self._actor()) as txn:
+            if api_tokens.touch(txn.settings, token_id, int(time.time())):
+                txn.mark_settings_changed()
+
+    def log_refused_request(self, action: str, *, ip: str | None, error: str) -> None:
+        """Log a request refused before it reached a credential (no valid token)."""
+        actor = Actor("anonymous", origin=self._origin, owner="anonymous", ip=ip)
+        self.records.log(Activity(action, actor=actor, outcome="error", error=error))
 
     # -- health and metrics ----------------------------------------------------------
 

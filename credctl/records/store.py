@@ -23,10 +23,16 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from credctl.errors import AccessDenied, CredentialError, DuplicateCredential, NotFound
+from credctl.errors import (
+    AccessDenied,
+    CredentialError,
+    DuplicateCredential,
+    InvalidInput,
+    NotFound,
+)
 from credctl.records.activity import Activity, ActivityLog, Actor, MemoryActivityLog
 from credctl.records.secrets import SecretRecord, SecretWant
-from credctl.records.stored import DEFAULT_OWNER, StoredCredential
+from credctl.records.stored import DEFAULT_OWNER, OAUTH_STATE, StoredCredential
 
 if TYPE_CHECKING:
     from credctl.storage.base import CredentialStorage, StorageSnapshot, StorageWriter
@@ -41,8 +47,6 @@ class _NothingToCommit(Exception):  # noqa: N818 - control flow, never escapes t
 def as_id(ref: Ref) -> int | None:
     """The id a reference names, or None when it is a name (SPEC §12: decimal = id)."""
     if isinstance(ref, bool):
-        from credctl.errors import InvalidInput
-
         raise InvalidInput("a credential reference is a name or an id")
     if isinstance(ref, int):
         return ref
@@ -277,8 +281,12 @@ class RecordTransaction(RecordView):
         metadata_changes: Mapping[str, Any] | None = None,
         data: Mapping[str, Any] | None = None,
         extra: Mapping[str, Any] | None = None,
+        credential_type: str | None = None,
     ) -> StoredCredential:
         """Apply changes, each checked; new data is checked by the type and bumps `version`.
+
+        A new `credential_type` needs new `data` valid for it (the old data cannot be
+        valid for another type); the OAuth state of an oauth2 credential goes with it.
 
         `metadata` replaces the metadata; `metadata_changes` then sets single
         entries (a None value removes one) on what is stored now, under the lock,
@@ -305,16 +313,44 @@ class RecordTransaction(RecordView):
                 else:
                     merged[key] = value
             changes["metadata"] = validation.check_metadata(merged)
+        if credential_type is not None:
+            kind = types.get_type(credential_type)
+            if kind.name != credential.type:
+                if data is None:
+                    raise InvalidInput(
+                        f"changing the type to {kind.name!r} needs credential data for that type"
+                    )
+                changes["type"] = kind.name
+                changes["extra"] = {k: v for k, v in credential.extra.items() if k != OAUTH_STATE}
         if data is not None:
-            changes["data"] = types.get_type(credential.type).validate(data)
+            changes["data"] = types.get_type(changes.get("type", credential.type)).validate(data)
             changes["version"] = credential.version + 1
         if extra is not None:
-            changes["extra"] = {**credential.extra, **extra}
+            changes["extra"] = {**changes.get("extra", credential.extra), **extra}
         from credctl._time import format_rfc3339, utc_now
 
         updated = credential.replace(updated_at=format_rfc3339(utc_now()), **changes)
         self._put(updated)
         return updated
+
+    def set_extra(self, credential: StoredCredential, key: str, value: Any) -> StoredCredential:
+        """Set (or, with None, remove) one key a later layer keeps with the record.
+
+        Workflow links and rotation state describe how a credential is used, not the
+        credential: `updated_at` and `version` stay as they are.
+        """
+        from credctl.records.stored import CORE_KEYS
+
+        if key in CORE_KEYS:
+            raise ValueError(f"{key!r} is a core key of a credential record")
+        extra = dict(credential.extra)
+        if value is None:
+            extra.pop(key, None)
+        else:
+            extra[key] = value
+        changed = credential.replace(extra=extra)
+        self._put(changed)
+        return changed
 
     def delete(self, credential: StoredCredential) -> None:
         """Remove a credential (its id is never reused)."""
