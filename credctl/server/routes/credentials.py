@@ -1,0 +1,112 @@
+"""``/credentials/``: list, create, show, update and delete (seed 004).
+
+Every handler acts through the caller's `ScopedManager`: another user's
+credential is a 404 exactly like one that does not exist, and nothing about it
+changes.  ``credential_data`` goes in, and never comes out.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+from starlette.responses import Response
+
+from credctl.server.deps import Scoped, State
+from credctl.server.routes import EnvelopeRoute, item, items, no_content, respond
+from credctl.server.schemas import (
+    CreateCredential,
+    CredentialEnvelope,
+    CredentialListEnvelope,
+    UpdateCredential,
+    error_responses,
+)
+
+#: Ids are at most 18 digits in the vault's index (docs/FORMAT.md).
+MAX_ID = 10**18 - 1
+CredentialId = Annotated[int, Path(ge=1, le=MAX_ID, description="The credential's id.")]
+
+router = APIRouter(route_class=EnvelopeRoute)
+
+
+@router.get(
+    "/credentials/",
+    response_model=CredentialListEnvelope,
+    responses=error_responses(401, 422),
+    summary="List credentials",
+)
+async def list_credentials(scope: Scoped) -> Response:
+    """Every credential of the caller, by id.  Secret values are never returned."""
+    return respond(items(scope.list_credentials()))
+
+
+@router.post(
+    "/credentials/",
+    status_code=201,
+    response_model=CredentialEnvelope,
+    responses=error_responses(401, 409, 413, 422, 503),
+    summary="Create a credential",
+)
+async def create_credential(body: CreateCredential, scope: Scoped, state: State) -> Response:
+    """Validate and store a credential the caller owns; 409 if they have one of this name."""
+
+    created = await state.write(lambda: scope.create_credential(
+        body.credential_type, body.credential_data, name=body.name,
+        description=body.description, tags=body.tags,
+    ))  # fmt: skip
+    return respond(item(created), 201)
+
+
+@router.get(
+    "/credentials/{credential_id}",
+    response_model=CredentialEnvelope,
+    responses=error_responses(401, 404, 422),
+    summary="Get a credential",
+)
+async def get_credential(credential_id: CredentialId, scope: Scoped) -> Response:
+    """One credential of the caller, without its data."""
+    return respond(item(scope.get_credential(credential_id)))
+
+
+@router.put(
+    "/credentials/{credential_id}",
+    response_model=CredentialEnvelope,
+    responses=error_responses(401, 404, 409, 413, 422, 503),
+    summary="Update a credential",
+)
+async def update_credential(
+    credential_id: CredentialId, body: UpdateCredential, scope: Scoped, state: State
+) -> Response:
+    """Change the members given; the others stay.  New data replaces the whole data."""
+    updated = await state.write(lambda: scope.update_credential(
+        credential_id, name=body.given("name"), credential_type=body.given("credential_type"),
+        data=body.given("credential_data"), description=body.given("description"),
+        tags=body.given("tags"),
+    ))  # fmt: skip
+    return respond(item(updated))
+
+
+@router.delete(
+    "/credentials/{credential_id}",
+    status_code=204,
+    response_class=Response,
+    responses={204: {"description": "Deleted"}, **error_responses(401, 404, 409, 422, 503)},
+    summary="Delete a credential",
+)
+async def delete_credential(
+    credential_id: CredentialId,
+    scope: Scoped,
+    state: State,
+    force: Annotated[
+        bool, Query(description="Delete even while workflows are linked to it.")
+    ] = False,
+) -> Response:
+    """Delete a credential; 409 while workflows are linked to it, unless ``?force=true``."""
+    await state.write(lambda: scope.delete_credential(credential_id, force=force))
+    return no_content()
+
+
+# `/credentials` without the slash answers like `/credentials/`, not with a redirect.
+router.add_api_route("/credentials", list_credentials, methods=["GET"], include_in_schema=False)
+router.add_api_route("/credentials", create_credential, methods=["POST"], status_code=201,
+                     include_in_schema=False)  # fmt: skip
