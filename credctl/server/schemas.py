@@ -42,7 +42,14 @@ class CredentialListItem(BaseModel):
 class CreateCredential(BaseModel):
     """``POST /credentials/``."""
 
-    model_config = _STRICT
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"examples": [
+        {"name": "my_api_credential", "credential_type": "api_key",
+         "credential_data": {"key": "your-secret-api-key-here"}},
+        {"name": "github_token", "credential_type": "token",
+         "credential_data": {"token": "ghp_xxxxxxxxxxxx"}},
+        {"name": "jenkins_auth", "credential_type": "basic_auth",
+         "credential_data": {"username": "admin", "password": "secure-password"}},
+    ]})  # fmt: skip
 
     name: StrictStr = Field(pattern=NAME_PATTERN, description="Unique per user; no dots.")
     credential_type: StrictStr = Field(max_length=64, description=TYPE_DESCRIPTION)

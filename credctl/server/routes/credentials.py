@@ -27,6 +27,12 @@ MAX_ID = 10**18 - 1
 CredentialId = Annotated[int, Path(ge=1, le=MAX_ID, description="The credential's id.")]
 
 router = APIRouter(route_class=EnvelopeRoute)
+_NEW_ID = {"credential_id": "$response.body#/data/id"}
+#: OpenAPI links: what a client (or schemathesis) can do next with a new credential's id.
+CREATED_LINKS = {
+    op: {"operationId": op, "parameters": _NEW_ID}
+    for op in ("getCredential", "updateCredential", "deleteCredential", "listLinks", "addLink")
+}
 
 
 @router.get(
@@ -34,6 +40,7 @@ router = APIRouter(route_class=EnvelopeRoute)
     response_model=CredentialListEnvelope,
     responses=error_responses(401, 422),
     summary="List credentials",
+    operation_id="listCredentials",
 )
 async def list_credentials(scope: Scoped) -> Response:
     """Every credential of the caller, by id.  Secret values are never returned."""
@@ -44,8 +51,9 @@ async def list_credentials(scope: Scoped) -> Response:
     "/credentials/",
     status_code=201,
     response_model=CredentialEnvelope,
-    responses=error_responses(401, 409, 413, 422, 503),
+    responses={201: {"links": CREATED_LINKS}, **error_responses(401, 409, 413, 422, 503)},
     summary="Create a credential",
+    operation_id="createCredential",
 )
 async def create_credential(body: CreateCredential, scope: Scoped, state: State) -> Response:
     """Validate and store a credential the caller owns; 409 if they have one of this name."""
@@ -62,6 +70,7 @@ async def create_credential(body: CreateCredential, scope: Scoped, state: State)
     response_model=CredentialEnvelope,
     responses=error_responses(401, 404, 422),
     summary="Get a credential",
+    operation_id="getCredential",
 )
 async def get_credential(credential_id: CredentialId, scope: Scoped) -> Response:
     """One credential of the caller, without its data."""
@@ -73,6 +82,7 @@ async def get_credential(credential_id: CredentialId, scope: Scoped) -> Response
     response_model=CredentialEnvelope,
     responses=error_responses(401, 404, 409, 413, 422, 503),
     summary="Update a credential",
+    operation_id="updateCredential",
 )
 async def update_credential(
     credential_id: CredentialId, body: UpdateCredential, scope: Scoped, state: State
@@ -92,6 +102,7 @@ async def update_credential(
     response_class=Response,
     responses={204: {"description": "Deleted"}, **error_responses(401, 404, 409, 422, 503)},
     summary="Delete a credential",
+    operation_id="deleteCredential",
 )
 async def delete_credential(
     credential_id: CredentialId,

@@ -28,6 +28,7 @@ router = APIRouter(route_class=EnvelopeRoute)
     response_model=LinkListEnvelope,
     responses=error_responses(401, 404, 422),
     summary="List a credential's workflow links",
+    operation_id="listLinks",
 )
 async def list_links(credential_id: CredentialId, scope: Scoped) -> Response:
     """The workflows linked to the credential, by workflow id."""
@@ -40,9 +41,21 @@ async def list_links(credential_id: CredentialId, scope: Scoped) -> Response:
     response_model=LinkEnvelope,
     responses={
         200: {"model": LinkEnvelope, "description": "Already linked: nothing changed"},
+        201: {
+            "links": {
+                "removeLink": {
+                    "operationId": "removeLink",
+                    "parameters": {
+                        "credential_id": "$request.path.credential_id",
+                        "workflow_id": "$response.body#/data/workflow_id",
+                    },
+                }
+            }
+        },
         **error_responses(401, 404, 413, 422, 503),
     },
     summary="Link a workflow to a credential",
+    operation_id="addLink",
 )
 async def add_link(
     credential_id: CredentialId, body: CreateLink, scope: Scoped, state: State
@@ -58,6 +71,7 @@ async def add_link(
     response_class=Response,
     responses={204: {"description": "Unlinked"}, **error_responses(401, 404, 422, 503)},
     summary="Unlink a workflow from a credential",
+    operation_id="removeLink",
 )
 async def remove_link(
     credential_id: CredentialId, workflow_id: WorkflowId, scope: Scoped, state: State
