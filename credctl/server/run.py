@@ -5,6 +5,7 @@
   needs TLS (``--tls-cert``/``--tls-key``), or ``--insecure-bind`` from someone who
   knows why (a TLS proxy on the same host), which is warned about at every start.
 - A Unix socket (``--uds PATH``) is created 0600: only this user can connect.
+- Imported only by ``credctl serve`` when it starts (uvicorn, FastAPI).
 - The socket is bound here, before uvicorn starts, so that a busy port is a clear
   error (exit 8) and ``--port 0`` picks a free port that is then announced.
 - Only the names the server listens on are accepted in ``Host`` (DNS rebinding);
@@ -25,6 +26,8 @@ import stat
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
+
+import uvicorn
 
 from credctl.errors import AccessDenied, InvalidInput, UsageError, VaultBusyError
 
@@ -225,8 +228,6 @@ def run(
     """Serve until SIGTERM or SIGINT, then stop gracefully."""
     import ssl
 
-    import uvicorn
-
     from credctl.server.app import create_app
 
     app = create_app(manager, allowed_hosts=listener.allowed_hosts, max_body=max_body)
@@ -245,17 +246,30 @@ def run(
         config.load()
     except (ssl.SSLError, OSError) as exc:
         raise InvalidInput(f"cannot use the TLS certificate or key: {exc}") from None
-    server = uvicorn.Server(config)
-    sys.stderr.write(f"credctl: serving the REST API on {listener.url}\n")
-    sys.stderr.flush()
+    server = _Server(config, listener.url)
     # uvicorn stops gracefully on SIGTERM/SIGINT, then raises the signal again for the
-    # handler that was there before it started: make that handler a no-op, so that a
-    # graceful stop ends with exit 0 instead of death by the signal.
+    # handler that was there before it started.  That handler asks for the same
+    # graceful stop: a signal that comes before uvicorn took over is not lost, and one
+    # re-raised afterwards ends with exit 0 instead of death by the signal.
     for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, _stopped)
+        signal.signal(sig, server.stop_soon)
     server.run(sockets=[listener.sock])
     app.state.credctl.writer.shutdown(wait=True)
 
 
-def _stopped(sig: int, frame: object) -> None:
-    """The signal was already handled: uvicorn stopped gracefully."""
+class _Server(uvicorn.Server):
+    """uvicorn's server, announcing its address once it really listens."""
+
+    def __init__(self, config: uvicorn.Config, url: str) -> None:
+        super().__init__(config)
+        self.url = url
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started:  # its signal handlers are in place: SIGTERM is graceful now
+            sys.stderr.write(f"credctl: serving the REST API on {self.url}\n")
+            sys.stderr.flush()
+
+    def stop_soon(self, sig: int, frame: object) -> None:
+        """Ask for the graceful stop (a signal handler)."""
+        self.should_exit = True
