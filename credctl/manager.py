@@ -616,6 +616,11 @@ class CredentialManager:
             if api_tokens.touch(txn.settings, token_id, int(time.time())):
                 txn.mark_settings_changed()
 
+    def state_stamp(self) -> Any:
+        """A value that changes with every write to the backend, by any process (None if
+        the backend cannot tell): what a cache of this process keys its entries by."""
+        return self.records.state_stamp()
+
     def log_refused_request(self, action: str, *, ip: str | None, error: str) -> None:
         """Log a request refused before it reached a credential (no valid token)."""
         actor = Actor("anonymous", origin=self._origin, owner="anonymous", ip=ip)

@@ -451,7 +451,7 @@ def test_openapi_documents_the_api(served: Served) -> None:
                 if int(status) >= 400:
                     ref = response["content"]["application/json"]["schema"]["$ref"]
                     assert ref.endswith("/ErrorEnvelope")
-            assert operation["security"] == [{"HTTPBearer": []}]
+            assert operation["security"] == [{"bearerAuth": []}]
     assert "409" in paths["/credentials/"]["post"]["responses"]
     assert "409" in paths["/credentials/{credential_id}"]["delete"]["responses"]
     assert "204" in paths["/credentials/{credential_id}"]["delete"]["responses"]

@@ -35,7 +35,12 @@ from credctl.records.secrets import SecretRecord, SecretWant
 from credctl.records.stored import DEFAULT_OWNER, OAUTH_STATE, StoredCredential
 
 if TYPE_CHECKING:
-    from credctl.storage.base import CredentialStorage, StorageSnapshot, StorageWriter
+    from credctl.storage.base import (
+        ChangeStamped,
+        CredentialStorage,
+        StorageSnapshot,
+        StorageWriter,
+    )
 
 Ref = int | str
 
@@ -381,7 +386,7 @@ class RecordStore:
     def __init__(
         self, storage: CredentialStorage, activity_log: ActivityLog | None = None
     ) -> None:
-        from credctl.storage.base import ActivityStorage
+        from credctl.storage.base import ActivityStorage, ChangeStamped
 
         self.storage = storage
         if activity_log is None:
@@ -391,6 +396,9 @@ class RecordStore:
                 else MemoryActivityLog()
             )
         self.activity_log = activity_log
+        self._stamped: ChangeStamped | None = None  # checked once: isinstance is slow
+        if isinstance(storage, ChangeStamped):
+            self._stamped = storage
 
     # -- reading -------------------------------------------------------------------
 
@@ -519,11 +527,7 @@ class RecordStore:
 
     def state_stamp(self) -> Any:
         """A value that changes with every write, or None if the backend cannot say."""
-        from credctl.storage.base import ChangeStamped
-
-        if isinstance(self.storage, ChangeStamped):
-            return self.storage.state_stamp()
-        return None
+        return self._stamped.state_stamp() if self._stamped is not None else None
 
     def location_hint(self) -> str | None:
         """The vault path to name in a hint, when the default would not find it."""

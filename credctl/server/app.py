@@ -10,7 +10,7 @@ request's values, so a secret sent in a bad body is never echoed.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -31,16 +31,14 @@ from credctl.errors import (
     VaultBusyError,
     VaultNotFoundError,
 )
-from credctl.server.deps import ApiError, ServerState, action_of, client_ip
-from credctl.server.guard import RequestGuard
+from credctl.server.deps import ID_HEADERS, ApiError, ServerState
+from credctl.server.guard import PUBLIC_PATHS, RequestGuard
 from credctl.server.routes import error_response
 
 if TYPE_CHECKING:
     from credctl.manager import CredentialManager
 
 log = logging.getLogger("credctl.server")
-#: Paths anyone may read (the API's description, as in SPEC §6).
-PUBLIC_PATHS = frozenset({"/openapi.json"})
 DEFAULT_MAX_BODY = 1024 * 1024
 _REASONS = {404: "Not found", 405: "Method not allowed", 413: "Request body too large"}
 
@@ -99,12 +97,43 @@ def create_app(
         redoc_url=None,
         redirect_slashes=False,
     )
-    app.state.credctl = ServerState(manager)
+    state = ServerState(manager)
+    app.state.credctl = state
     app.include_router(credentials.router)
     app.include_router(links.router)
     _handlers(app)
-    app.add_middleware(RequestGuard, allowed_hosts=allowed_hosts, max_body=max_body)
+    app.add_middleware(RequestGuard, state=state, allowed_hosts=allowed_hosts, max_body=max_body)
+    _document_security(app)
     return app
+
+
+def _document_security(app: FastAPI) -> None:
+    """Add the bearer scheme and the id headers to every operation of the document.
+
+    They are checked by `RequestGuard` and `caller`, not by FastAPI parameters,
+    whose per-request cost is larger than the work they would do.
+    """
+    build = app.openapi
+
+    def document() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = build()
+        components = schema.setdefault("components", {})
+        components["securitySchemes"] = {"bearerAuth": {
+            "type": "http", "scheme": "bearer",
+            "description": "A token from `credctl serve token create --user U`.",
+        }}  # fmt: skip
+        for path, operations in schema["paths"].items():
+            if path in PUBLIC_PATHS:
+                continue
+            for operation in operations.values():
+                operation["security"] = [{"bearerAuth": []}]
+                operation.setdefault("parameters", []).extend(ID_HEADERS)
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = document  # type: ignore[method-assign]
 
 
 def _handlers(app: FastAPI) -> None:
@@ -129,15 +158,6 @@ def _handlers(app: FastAPI) -> None:
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
-        if exc.status_code in (404, 405) and request.url.path not in PUBLIC_PATHS:
-            # No route answers this, but the caller learns that only with a valid token.
-            state: ServerState = request.app.state.credctl
-            if state.tokens.verify(request.headers.get("authorization")) is None:
-                state.manager.log_refused_request(
-                    action_of(request), ip=client_ip(request), error="Unauthenticated"
-                )
-                return error_response(401, "Missing or invalid bearer token",
-                                      {"WWW-Authenticate": 'Bearer realm="credctl"'})  # fmt: skip
         if exc.status_code == 400 and request.method in ("POST", "PUT"):
             # FastAPI's answer to a body its JSON parser gave up on (nested too deep)
             return error_response(422, "Invalid request: the body is not JSON it can read")

@@ -8,6 +8,11 @@
   every POST, PUT and DELETE); workflow engines and scripts do not.  Any request
   with an ``Origin`` header is refused, so a web page can never use the API, even
   with a token it stole.
+- **A valid bearer token**, for everything but the OpenAPI document, checked
+  here, before routing and validation: without one a request is answered 401,
+  never 404, 405 or 422, and learns nothing about what exists.  The refusal is
+  logged (action, client address).  The verified token is left in the ASGI
+  scope for the handler (`credctl.server.deps.caller`).
 - **Body size.**  A declared ``Content-Length`` over the limit is refused before
   the body is read; a chunked body is counted as it arrives and refused when it
   passes the limit.
@@ -17,10 +22,18 @@ Each refusal is the error envelope of SPEC §6.
 
 from __future__ import annotations
 
+import functools
+from typing import Final
+
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from credctl.server.deps import TOKEN_KEY, ServerState, action_of, client_ip
 from credctl.server.routes import error_response
+
+#: Paths anyone may read (the API's description, SPEC §6).
+PUBLIC_PATHS: Final = frozenset({"/openapi.json"})
+UNAUTHENTICATED: Final = {"WWW-Authenticate": 'Bearer realm="credctl"'}
 
 
 def host_name(value: str) -> str:
@@ -32,10 +45,17 @@ def host_name(value: str) -> str:
 
 
 class RequestGuard:
-    """Pure ASGI middleware: Host allow-list, Origin refusal, body size limit."""
+    """Pure ASGI middleware: Host, Origin, bearer token, body size."""
 
-    def __init__(self, app: ASGIApp, allowed_hosts: frozenset[str] | None, max_body: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        state: ServerState,
+        allowed_hosts: frozenset[str] | None,
+        max_body: int,
+    ) -> None:
         self.app = app
+        self.state = state
         self.allowed_hosts = allowed_hosts
         self.max_body = max_body
 
@@ -49,6 +69,23 @@ class RequestGuard:
             status, message = refusal
             await error_response(status, message)(scope, receive, send)
             return
+        if scope["path"] not in PUBLIC_PATHS:
+            authorization = headers.get(b"authorization")
+            token = self.state.tokens.verify(
+                authorization.decode("latin-1") if authorization is not None else None
+            )
+            if token is None:
+                self.state.manager.log_refused_request(
+                    action_of(scope["method"], scope["path"]),
+                    ip=client_ip(scope.get("client")), error="Unauthenticated",
+                )  # fmt: skip
+                response = error_response(401, "Missing or invalid bearer token", UNAUTHENTICATED)
+                await response(scope, receive, send)
+                return
+            scope[TOKEN_KEY] = token
+            if self.state.tokens.due_for_touch(token):
+                touch = functools.partial(self.state.manager.touch_api_token, token.id)
+                self.state.in_background(touch)
         received = 0
 
         async def counted() -> Message:

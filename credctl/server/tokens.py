@@ -12,9 +12,10 @@ No FastAPI here: the pieces are plain functions the dependencies call.
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from typing import TYPE_CHECKING, Final
 
-from credctl.records.api_tokens import TOUCH_INTERVAL
+from credctl.records.api_tokens import TOUCH_INTERVAL, digest
 
 if TYPE_CHECKING:
     from credctl.manager import CredentialManager
@@ -36,17 +37,40 @@ def bearer(header: str | None) -> str | None:
 
 
 class TokenGate:
-    """Verifies tokens and decides when a token's last use is worth a vault write."""
+    """Verifies tokens and decides when a token's last use is worth a vault write.
+
+    A verification is remembered with the vault's change stamp: while the vault is
+    unchanged the same token needs no new lookup (only its expiry is checked
+    again), and any write, a revocation by another process included, makes the
+    next request look it up afresh.
+    """
+
+    CACHE_SIZE: Final = 1024
 
     def __init__(self, manager: CredentialManager) -> None:
         self.manager = manager
         # token id -> time.monotonic() of the last write-back this process asked for
         self._touched: dict[int, float] = {}
+        # digest of a presented token -> (stamp, the verified token or None)
+        self._verified: OrderedDict[str, tuple[object, ApiToken | None]] = OrderedDict()
 
     def verify(self, header: str | None) -> ApiToken | None:
         """The token the header carries, if it is valid now."""
-        token = bearer(header)
-        return self.manager.verify_api_token(token) if token is not None else None
+        presented = bearer(header)
+        if presented is None:
+            return None
+        stamp = self.manager.state_stamp()
+        key = digest(presented)
+        known = self._verified.get(key)
+        if stamp is not None and known is not None and known[0] == stamp:
+            token = known[1]
+        else:
+            token = self.manager.verify_api_token(presented)
+            if stamp is not None:
+                self._verified[key] = (stamp, token)
+                while len(self._verified) > self.CACHE_SIZE:
+                    self._verified.popitem(last=False)
+        return None if token is None or token.expired() else token
 
     def due_for_touch(self, token: ApiToken) -> bool:
         """True (once per interval) when the token's stored last use is stale."""

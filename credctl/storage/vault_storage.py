@@ -103,6 +103,7 @@ class VaultStorage:
         self.vault = vault
         self.unlocker = unlocker
         self._opened: OpenVault | None = None
+        self._cached: tuple[tuple[int, int, int], Body] | None = None
         self.journal = UsageJournal(vault.file.sidecar / "usage.jsonl")
 
     @property
@@ -126,8 +127,23 @@ class VaultStorage:
         return self._opened
 
     def snapshot(self) -> VaultSnapshot:
-        """The current generation, decrypted."""
-        return VaultSnapshot(self._open().body)
+        """The current generation, decrypted.
+
+        The last generation read is kept, keyed by the file's `state_stamp`: while
+        the file is unchanged a snapshot costs a ``stat`` and a copy of the settings
+        instead of a read, an authentication and a decryption of the whole file (a
+        long-lived process such as ``credctl serve`` reads many times per write).
+        The stamp is taken before the read, so a write that lands in between only
+        makes the next snapshot read again.
+        """
+        stamp = self.state_stamp()
+        cached = self._cached
+        if stamp is not None and cached is not None and cached[0] == stamp:
+            return VaultSnapshot(cached[1].copy())
+        body = self._open().body
+        if stamp is not None:
+            self._cached = (stamp, body.copy())
+        return VaultSnapshot(body)
 
     @contextlib.contextmanager
     def writer(self) -> Iterator[VaultSnapshot]:
@@ -144,9 +160,14 @@ class VaultStorage:
                     self.vault.edit(data_key=opened.data_key, source=opened.source)
                 )
             yield VaultSnapshot(txn.body)
+        self._cached = None  # our own write: the next snapshot reads the new generation
 
     def state_stamp(self) -> tuple[int, int, int] | None:
-        """Changes whenever any process commits a write (the rename makes a new inode)."""
+        """Changes whenever any process commits a write (the rename makes a new inode).
+
+        The inode alone could be reused once the previous file is gone (no backups
+        kept), so the modification time and the size go with it.
+        """
         try:
             info = os.stat(self.vault.path)
         except OSError:

@@ -72,6 +72,8 @@ class Body:
         # Materialised only when the body is changed: id -> (name, raw JSON | parsed).
         self._table: dict[int, tuple[str, bytes | Record]] | None = None
         self._ids_by_name: dict[str, int] = {}
+        self._changed = False
+        self._meta_json: bytes | None = None
 
     # -- reading -------------------------------------------------------------------
 
@@ -120,6 +122,22 @@ class Body:
     def __len__(self) -> int:
         return len(self._materialise())
 
+    def copy(self) -> Body:
+        """A body over the same bytes with settings of its own, for one more reader.
+
+        For a generation cached by the storage (`VaultStorage`): each reader gets
+        a copy whose records and settings it may parse and even change without
+        affecting the others.  Only for a body that was never changed.
+        """
+        if self._changed:
+            raise ValueError("only an unchanged body can be copied")
+        if self._meta_json is None:
+            self._meta_json = dump_json(self.meta)
+        copied = Body(load_json_object(self._meta_json, "a settings block"), b"", self._records)
+        copied._index = self._index  # immutable bytes, shared
+        copied._meta_json = self._meta_json
+        return copied
+
     # -- changing ------------------------------------------------------------------
 
     def put(self, record_id: int, name: str, record: Record) -> None:
@@ -127,6 +145,7 @@ class Body:
         if not RECORD_KEY.match(name):
             raise ValueError(f"invalid record key {name!r}")
         table = self._materialise()
+        self._changed = True
         if self._ids_by_name.get(name, record_id) != record_id:
             raise ValueError(f"record name {name!r} is already used")
         previous = table.get(record_id)
@@ -140,6 +159,7 @@ class Body:
         removed = self._materialise().pop(record_id, None)
         if removed is None:
             return False
+        self._changed = True
         del self._ids_by_name[removed[0]]
         return True
 

@@ -9,11 +9,19 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
 
-from credctl.server.deps import Scoped, State
-from credctl.server.routes import EnvelopeRoute, item, items, no_content, respond
+from credctl.server.deps import caller, state_of
+from credctl.server.routes import (
+    JSON,
+    EnvelopeRoute,
+    envelope_bytes,
+    item,
+    items,
+    no_content,
+    respond,
+)
 from credctl.server.schemas import (
     CreateCredential,
     CredentialEnvelope,
@@ -42,9 +50,17 @@ CREATED_LINKS = {
     summary="List credentials",
     operation_id="listCredentials",
 )
-async def list_credentials(scope: Scoped) -> Response:
+async def list_credentials(request: Request) -> Response:
     """Every credential of the caller, by id.  Secret values are never returned."""
-    return respond(items(scope.list_credentials()))
+    scope, state = caller(request), state_of(request)
+    user, stamp = scope.actor.user, scope.state_stamp()
+    answer = state.listings.get(user, stamp)
+    if answer is None:
+        answer = envelope_bytes(items(scope.list_credentials()))
+        state.listings.put(user, stamp, answer)
+    else:
+        scope.note_read("list")
+    return Response(answer, media_type=JSON)
 
 
 @router.post(
@@ -55,8 +71,9 @@ async def list_credentials(scope: Scoped) -> Response:
     summary="Create a credential",
     operation_id="createCredential",
 )
-async def create_credential(body: CreateCredential, scope: Scoped, state: State) -> Response:
+async def create_credential(body: CreateCredential, request: Request) -> Response:
     """Validate and store a credential the caller owns; 409 if they have one of this name."""
+    scope, state = caller(request), state_of(request)
 
     created = await state.write(lambda: scope.create_credential(
         body.credential_type, body.credential_data, name=body.name,
@@ -72,8 +89,9 @@ async def create_credential(body: CreateCredential, scope: Scoped, state: State)
     summary="Get a credential",
     operation_id="getCredential",
 )
-async def get_credential(credential_id: CredentialId, scope: Scoped) -> Response:
+async def get_credential(credential_id: CredentialId, request: Request) -> Response:
     """One credential of the caller, without its data."""
+    scope = caller(request)
     return respond(item(scope.get_credential(credential_id)))
 
 
@@ -85,9 +103,10 @@ async def get_credential(credential_id: CredentialId, scope: Scoped) -> Response
     operation_id="updateCredential",
 )
 async def update_credential(
-    credential_id: CredentialId, body: UpdateCredential, scope: Scoped, state: State
+    credential_id: CredentialId, body: UpdateCredential, request: Request
 ) -> Response:
     """Change the members given; the others stay.  New data replaces the whole data."""
+    scope, state = caller(request), state_of(request)
     updated = await state.write(lambda: scope.update_credential(
         credential_id, name=body.given("name"), credential_type=body.given("credential_type"),
         data=body.given("credential_data"), description=body.given("description"),
@@ -106,13 +125,13 @@ async def update_credential(
 )
 async def delete_credential(
     credential_id: CredentialId,
-    scope: Scoped,
-    state: State,
+    request: Request,
     force: Annotated[
         bool, Query(description="Delete even while workflows are linked to it.")
     ] = False,
 ) -> Response:
     """Delete a credential; 409 while workflows are linked to it, unless ``?force=true``."""
+    scope, state = caller(request), state_of(request)
     await state.write(lambda: scope.delete_credential(credential_id, force=force))
     return no_content()
 

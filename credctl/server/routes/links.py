@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Request
 from starlette.responses import Response
 
 from credctl.records.links import WORKFLOW_ID_PATTERN
-from credctl.server.deps import Scoped, State
+from credctl.server.deps import caller, state_of
 from credctl.server.routes import EnvelopeRoute, link, no_content, respond
 from credctl.server.routes.credentials import CredentialId
 from credctl.server.schemas import CreateLink, LinkEnvelope, LinkListEnvelope, error_responses
@@ -30,8 +30,9 @@ router = APIRouter(route_class=EnvelopeRoute)
     summary="List a credential's workflow links",
     operation_id="listLinks",
 )
-async def list_links(credential_id: CredentialId, scope: Scoped) -> Response:
+async def list_links(credential_id: CredentialId, request: Request) -> Response:
     """The workflows linked to the credential, by workflow id."""
+    scope = caller(request)
     return respond([link(credential_id, found) for found in scope.links(credential_id)])
 
 
@@ -57,10 +58,9 @@ async def list_links(credential_id: CredentialId, scope: Scoped) -> Response:
     summary="Link a workflow to a credential",
     operation_id="addLink",
 )
-async def add_link(
-    credential_id: CredentialId, body: CreateLink, scope: Scoped, state: State
-) -> Response:
+async def add_link(credential_id: CredentialId, body: CreateLink, request: Request) -> Response:
     """Link a workflow; 201 when new, 200 when it was linked already."""
+    scope, state = caller(request), state_of(request)
     found, created = await state.write(lambda: scope.add_link(credential_id, body.workflow_id))
     return respond(link(credential_id, found), 201 if created else 200)
 
@@ -74,8 +74,9 @@ async def add_link(
     operation_id="removeLink",
 )
 async def remove_link(
-    credential_id: CredentialId, workflow_id: WorkflowId, scope: Scoped, state: State
+    credential_id: CredentialId, workflow_id: WorkflowId, request: Request
 ) -> Response:
     """Unlink a workflow; 404 if it was not linked."""
+    scope, state = caller(request), state_of(request)
     await state.write(lambda: scope.remove_link(credential_id, workflow_id))
     return no_content()
