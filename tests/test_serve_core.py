@@ -149,3 +149,53 @@ def test_invalid_execution_ids_are_422_and_logged_nothing() -> None:
             response = client.get("/credentials/", headers={**headers, name: value})
             assert response.status_code == 422, (name, value)
             assert response.json()["data"] is None
+
+
+def test_a_vault_is_read_again_only_when_the_file_changed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """VaultStorage keeps the decrypted generation while the file's stat is unchanged."""
+    from credctl.storage.vault_storage import VaultStorage
+
+    path = init_vault(tmp_path / "v" / "cache.credctl")
+    unlocker = EnvironmentUnlocker(env={"CREDCTL_PASSPHRASE": PASSPHRASE})
+    server_side = VaultStorage(Vault(path), unlocker)
+    assert server_side.snapshot().count() == 0
+    reads: list[int] = []
+    original = Vault.read_parsed
+
+    def counted(self: Vault) -> object:
+        reads.append(1)
+        return original(self)
+
+    monkeypatch.setattr(Vault, "read_parsed", counted)
+    for _ in range(5):
+        assert server_side.snapshot().count() == 0
+    assert reads == []  # served from the kept generation
+    other_process = CredentialManager(storage=VaultStorage(Vault(path), unlocker))
+    other_process.create_credential("token", {"token": "FAKE-SECRET-c"}, name="from-cli")
+    reads.clear()
+    snapshot = server_side.snapshot()
+    assert [r["name"] for r in snapshot.records()] == ["from-cli"]
+    assert len(reads) == 1
+    # a reader that changes what it got changes nothing for the next reader
+    found = snapshot.get_by_id(1)
+    assert found is not None
+    found["name"] = "changed"
+    snapshot.meta["next_id"] = 99
+    again = server_side.snapshot()
+    assert again.get_by_id(1)["name"] == "from-cli"  # type: ignore[index]
+    assert again.meta["next_id"] == 2
+    assert len(reads) == 1
+
+
+def test_only_an_unchanged_body_can_be_copied() -> None:
+    from credctl.vault.body import Body
+
+    body = Body({"next_id": 1})
+    copied = body.copy()
+    copied.meta["next_id"] = 5
+    assert body.meta["next_id"] == 1
+    body.put(1, "x", {"id": 1, "name": "x"})
+    with pytest.raises(ValueError, match="unchanged"):
+        body.copy()
