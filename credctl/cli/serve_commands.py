@@ -15,10 +15,7 @@ from credctl.cli import output
 from credctl.cli.context import CliContext
 from credctl.errors import InvalidInput, UsageError
 
-serve_app = typer.Typer(
-    help="The Credentials REST API for workflow engines (SPEC §6), and its API tokens.",
-    invoke_without_command=True,
-)
+serve_app = typer.Typer(invoke_without_command=True)
 token_app = typer.Typer(help="Bearer tokens of the REST API, one user each.",
                         no_args_is_help=True)  # fmt: skip
 serve_app.add_typer(token_app, name="token")
@@ -71,8 +68,10 @@ def serve_command(
         bool, typer.Option("--access-log/--no-access-log", help="Log method, path, status.")
     ] = True,
 ) -> None:
-    """Serve the Credentials REST API (GET/POST /credentials/, GET/PUT/DELETE
-    /credentials/{id}, workflow links) until SIGTERM.
+    """Serve the Credentials REST API for workflow engines until SIGTERM.
+
+    GET/POST /credentials/, GET/PUT/DELETE /credentials/{id} and workflow links
+    (SPEC §6); `serve token create|list|revoke` manages its bearer tokens.
 
     The vault is unlocked once at start from any unlock source (a CI key in
     CREDCTL_KEY suits a service).  Requests need a bearer token from

@@ -15,10 +15,7 @@ Digests are compared in constant time.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import re
-import secrets
 import time
 from collections.abc import Mapping
 from typing import Any, Final
@@ -74,6 +71,8 @@ class ApiToken:
 
 def digest(token: str) -> str:
     """The stored form of a token."""
+    import hashlib  # lazily: `credctl get-token` imports this module's `ApiToken` type
+
     return hashlib.sha256(token.encode()).hexdigest()
 
 
@@ -102,6 +101,8 @@ def listing(meta: Mapping[str, Any]) -> list[ApiToken]:
 
 def issue(meta: dict[str, Any], user: str, expires_in: int | None) -> tuple[ApiToken, str]:
     """Add a token for `user` to `meta` (settings being changed); (its entry, the token)."""
+    import secrets
+
     from credctl.records.validation import check_owner
 
     check_owner(user)
@@ -131,6 +132,8 @@ def revoke(meta: dict[str, Any], token_id: int) -> ApiToken:
 
 def verify(meta: Mapping[str, Any], presented: str) -> ApiToken | None:
     """The token `presented` names if it is issued, matches and has not expired, else None."""
+    import hmac
+
     match = _SHAPE.match(presented)
     entry = _entries(meta).get(match.group(1)) if match else None
     stored = entry.get("sha256") if isinstance(entry, dict) else None
