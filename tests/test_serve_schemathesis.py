@@ -53,6 +53,7 @@ def test_schemathesis_finds_no_5xx_and_no_undocumented_answer(tmp_path: Path) ->
              "--seed", "20251201", "--workers", "1", "--phases",
              "examples,coverage,fuzzing,stateful", "--request-timeout", "30"],
             capture_output=True, text=True, env=env, timeout=1500, check=False,
+            cwd=tmp_path,  # its cache folder goes there, not into the repository
         )  # fmt: skip
     finally:
         code = server.stop()
