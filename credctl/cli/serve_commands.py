@@ -92,17 +92,24 @@ def serve_command(
     cli: CliContext = ctx.obj
     if workers > 1:
         raise UsageError(
-            "--workers above 1 needs a database backend: the vault file is written by one "
-            "process, which serialises writes in memory",
-            hint="run one worker (it serves thousands of reads per second), or several "
-            "servers on copies of the vault for reads only",
+            "--workers above 1 needs a database backend: on a vault file one process "
+            "serialises the writes and keeps the decrypted vault",
+            hint="run one worker; several become possible with the database backends",
         )
     if (tls_cert is None) != (tls_key is None):
         raise UsageError("--tls-cert and --tls-key go together", hint="give both")
     if uds is not None and (tls_cert is not None or host != "127.0.0.1"):
         raise UsageError("--uds takes neither --host nor TLS", hint="drop one of them")
-    from credctl.server.run import listen, run
+    from credctl.manager import CredentialManager
+    from credctl.server.run import check_bind, listen, run
+    from credctl.storage.vault_storage import VaultStorage
 
+    check_bind(host, tls=tls_cert is not None, insecure_bind=insecure_bind,
+               allow_hosts=allow_host or [], uds=uds)  # fmt: skip
+    manager = CredentialManager(storage=VaultStorage(cli.vault(), cli.unlocker()), origin="api")
+    manager.unlock()  # a locked vault fails now (exit 4), before anything listens
+    if not manager.api_tokens():
+        output.warn("no API tokens yet: create one with `credctl serve token create --user U`")
     listener = listen(host, port, uds=uds, tls=tls_cert is not None,
                       insecure_bind=insecure_bind, allow_hosts=allow_host or [])  # fmt: skip
     if insecure_bind and listener.url.startswith("http:"):
@@ -110,13 +117,6 @@ def serve_command(
             f"serving plain HTTP on {host}: bearer tokens and credential data cross the "
             "network unencrypted (--insecure-bind)"
         )
-    from credctl.manager import CredentialManager
-    from credctl.storage.vault_storage import VaultStorage
-
-    manager = CredentialManager(storage=VaultStorage(cli.vault(), cli.unlocker()), origin="api")
-    manager.unlock()  # a locked vault fails now (exit 4), not at the first request
-    if not manager.api_tokens():
-        output.warn("no API tokens yet: create one with `credctl serve token create --user U`")
     run(manager, listener, tls_cert=tls_cert, tls_key=tls_key, max_body=max_body,
         access_log=access_log)  # fmt: skip
     output.info("stopped", quiet=cli.quiet)
