@@ -107,6 +107,12 @@ class DuplicateCredential(_AboutCredential):
     exit_code = ExitCode.CONFLICT
 
 
+class CredentialInUse(CredentialError):
+    """The credential is linked to workflows; unlink them or force the change."""
+
+    exit_code = ExitCode.CONFLICT
+
+
 class UnsupportedType(CredentialError):
     """The credential type is not known."""
 

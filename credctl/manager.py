@@ -50,8 +50,10 @@ from credctl.storage.base import CredentialStorage
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from credctl.records.api_tokens import ApiToken
     from credctl.records.oauth import RefreshReport
     from credctl.records.stored import StoredCredential
+    from credctl.scoped import ScopedManager
     from credctl.token_cache import TokenCache
 
 Ref = int | str
@@ -278,7 +280,7 @@ class CredentialManager:
         cache = self._config.cache_config
         stamp = self.records.state_stamp() if cache.enabled else None
         if cache.enabled:
-            hit = self._cached(ref, stamp, min_valid, require_owner)
+            hit = self._cached(ref, stamp, min_valid, require_owner, actor.owner)
             if hit is not None:
                 self.records.log(Activity("get_token", hit.credential_id, None, actor=actor))
                 return hit
@@ -294,16 +296,21 @@ class CredentialManager:
 
             deadline = time.monotonic() + cache.ttl.total_seconds()
             entry = CacheEntry(token, secret.credential.owner, deadline, stamp)
-            self._cache.store(secret.credential.name, entry, cache.max_size)
+            key = _cache_name(secret.credential.owner, secret.credential.name)
+            self._cache.store(key, entry, cache.max_size)
         return token
 
     def _cached(
-        self, ref: Ref, stamp: Any, min_valid: dt.timedelta | None, require_owner: str | None
+        self,
+        ref: Ref,
+        stamp: Any,
+        min_valid: dt.timedelta | None,
+        require_owner: str | None,
+        owner: str,
     ) -> Token | None:
         credential_id = as_id(ref)
-        entry = self._cache.lookup(
-            credential_id, None if credential_id is not None else str(ref), stamp
-        )
+        name = None if credential_id is not None else _cache_name(owner, str(ref))
+        entry = self._cache.lookup(credential_id, name, stamp)
         if entry is None or not _fresh_enough(entry.token, min_valid):
             return None
         if require_owner is not None and entry.owner != require_owner:
@@ -395,7 +402,7 @@ class CredentialManager:
         actor = self._actor(context)
         settings, pending = prepare(credential_type, input, actor.owner)
         if settings.name is not None:
-            existing = self.records.view().by_name(settings.name)
+            existing = self.records.view(actor).by_name(settings.name)
             if existing is not None and existing.type != "oauth2":
                 from credctl.errors import DuplicateCredential
 
@@ -456,7 +463,7 @@ class CredentialManager:
         from credctl.oauth.client_credentials import first_login
         from credctl.records.oauth import store_login
 
-        existing = self.records.view().by_name(name)
+        existing = self.records.view(self._actor(context)).by_name(name)
         if existing is not None and existing.type != "oauth2":
             from credctl.errors import DuplicateCredential
 
@@ -509,20 +516,36 @@ class CredentialManager:
             )  # fmt: skip
         self._cache.forget(credential.id)
 
-    def delete_credential(self, ref: Ref) -> None:
-        """Remove a credential from the vault (its id is never reused)."""
+    def delete_credential(self, ref: Ref, *, force: bool = False) -> None:
+        """Remove a credential from the vault (its id is never reused).
+
+        A credential linked to workflows is refused (`CredentialInUse`, exit 8)
+        unless `force`.
+        """
+        from credctl.records.links import require_unlinked
+
         with self.records.transaction("delete", self._actor()) as txn:
             credential = txn.find(ref)
+            require_unlinked(credential, force=force)
             txn.delete(credential)
         self._cache.forget(credential.id)
 
-    def batch_delete(self, refs: Sequence[Ref]) -> list[CredentialError | None]:
-        """Delete many in one write; one result per input (None or the error)."""
+    def batch_delete(
+        self, refs: Sequence[Ref], *, force: bool = False
+    ) -> list[CredentialError | None]:
+        """Delete many in one write; one result per input (None or the error).
+
+        A credential linked to workflows fails with `CredentialInUse` unless `force`.
+        """
+        from credctl.records.links import require_unlinked
+
         results: list[CredentialError | None] = []
         with self.records.transaction("delete", self._actor()) as txn:
             for ref in refs:
                 try:
-                    txn.delete(txn.find(ref))
+                    credential = txn.find(ref)
+                    require_unlinked(credential, force=force)
+                    txn.delete(credential)
                     results.append(None)
                 except CredentialError as exc:
                     txn.failed(str(ref), exc)
@@ -531,6 +554,81 @@ class CredentialManager:
         for credential_id in deleted:
             self._cache.forget(credential_id)
         return results
+
+    # -- the REST API: users, their tokens, refused requests ---------------------------
+
+    def acting_as(
+        self,
+        user: str,
+        *,
+        ip: str | None = None,
+        execution_id: str | None = None,
+        workflow_id: str | None = None,
+    ) -> ScopedManager:
+        """The credentials of `user` alone, every call logged as theirs (`ScopedManager`).
+
+        Another owner's credential answers `NotFound`, like one that does not exist.
+        """
+        from credctl.scoped import ScopedManager
+
+        actor = Actor(user, origin=self._origin, owner=user, scope=user, ip=ip,
+                      execution_id=execution_id, workflow_id=workflow_id)  # fmt: skip
+        return ScopedManager(self.records, actor)
+
+    def issue_api_token(
+        self, user: str, *, expires_in: dt.timedelta | None = None
+    ) -> tuple[ApiToken, SecretValue]:
+        """A new bearer token for `user` (shown once; only its digest is stored)."""
+        from credctl.records import api_tokens
+
+        seconds = int(expires_in.total_seconds()) if expires_in is not None else None
+        actor = self._actor()
+        with self.records.transaction("serve_token", actor) as txn:
+            entry, token = api_tokens.issue(txn.settings, user, seconds)
+            txn.mark_settings_changed()
+        self.records.log(Activity("serve_token", actor=actor))
+        return entry, SecretValue(token)
+
+    def api_tokens(self) -> list[ApiToken]:
+        """Every issued bearer token (never the tokens themselves)."""
+        from credctl.records import api_tokens
+
+        return api_tokens.listing(self.records.view().meta)
+
+    def revoke_api_token(self, token_id: int) -> ApiToken:
+        """Revoke a bearer token at once; `NotFound` if there is none with this id."""
+        from credctl.records import api_tokens
+
+        actor = self._actor()
+        with self.records.transaction("serve_token", actor) as txn:
+            entry = api_tokens.revoke(txn.settings, token_id)
+            txn.mark_settings_changed()
+        self.records.log(Activity("serve_token", actor=actor))
+        return entry
+
+    def verify_api_token(self, presented: str) -> ApiToken | None:
+        """The issued, unexpired token `presented` is, or None (constant-time compare)."""
+        from credctl.records import api_tokens
+
+        return api_tokens.verify(self.records.view().meta, presented)
+
+    def touch_api_token(self, token_id: int) -> None:
+        """Record that a token was used now (callers do it at most hourly per token)."""
+        from credctl.records import api_tokens
+
+        with self.records.transaction("serve_token", self._actor()) as txn:
+            if api_tokens.touch(txn.settings, token_id, int(time.time())):
+                txn.mark_settings_changed()
+
+    def state_stamp(self) -> Any:
+        """A value that changes with every write to the backend, by any process (None if
+        the backend cannot tell): what a cache of this process keys its entries by."""
+        return self.records.state_stamp()
+
+    def log_refused_request(self, action: str, *, ip: str | None, error: str) -> None:
+        """Log a request refused before it reached a credential (no valid token)."""
+        actor = Actor("anonymous", origin=self._origin, owner="anonymous", ip=ip)
+        self.records.log(Activity(action, actor=actor, outcome="error", error=error))
 
     # -- health and metrics ----------------------------------------------------------
 
@@ -692,6 +790,11 @@ def open_storage(backend: StorageBackend) -> CredentialStorage:
 
     path = backend.path or default_vault_path()
     return VaultStorage(Vault(path), EnvironmentUnlocker(prompt=terminal_prompt()))
+
+
+def _cache_name(owner: str, name: str) -> str:
+    """The token cache's alias for a name: names are unique per owner."""
+    return name if owner == "local" else f"{owner}/{name}"
 
 
 def _fresh_enough(token: Token, min_valid: dt.timedelta | None) -> bool:

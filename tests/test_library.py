@@ -1151,6 +1151,7 @@ EXPECTED_EXIT_CODES: dict[str, int] = {
     "NoRefreshToken": 7,  # no refresh token
     "RotationFailed": 1,  # not listed: internal
     "RotationInProgress": 8,  # conflict: rotation in progress
+    "CredentialInUse": 8,  # conflict: workflows are linked to it (SPEC §6 409)
     "StorageError": 1,  # not listed: internal
     "EncryptionError": 6,  # corrupted or tampered with
     "InteractionRequired": 4,  # a person must act and there is no terminal

@@ -113,6 +113,10 @@ COMMANDS: dict[str, LazyCommand | CommandSpec] = {
         "credctl.cli.oauth_commands:oauth_app",
         "Log in to OAuth 2.0 / OpenID Connect providers and keep the tokens fresh.",
     ),
+    "serve": LazyCommand(
+        "credctl.cli.serve_commands:register",
+        "Serve the Credentials REST API (seed 004) to workflow engines.",
+    ),
 }
 
 

@@ -10,7 +10,7 @@ from credctl.cli import output
 from credctl.cli.context import CliContext
 from credctl.cli.options import RefArgument
 from credctl.cli.secret_input import InputContext, parse_metadata, read_data_file
-from credctl.errors import ExitCode, UsageError
+from credctl.errors import CredentialInUse, ExitCode, UsageError
 from credctl.model import CredentialUpdate
 from credctl.types import validate_name
 from credctl.types.names import shown
@@ -136,13 +136,17 @@ def delete_command(
         typer.Argument(metavar="NAME|ID", help="Credentials to delete.", show_default=False),
     ],
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Delete even credentials that workflows are linked to.")
+    ] = False,
 ) -> int:
     """Delete one or more credentials in one vault write.
 
     On a terminal credctl asks first unless --yes is given; without a terminal
     (scripts, CI) it proceeds.  One result line per credential goes to stderr.
     The exit code is that of the first failure (3 for a name or id that does
-    not exist), 0 if every one was deleted; the others are deleted either way.
+    not exist, 8 for one that workflows are linked to through the REST API,
+    unless --force), 0 if every one was deleted; the others are deleted either way.
 
     Examples:
 
@@ -159,10 +163,14 @@ def delete_command(
             output.info("nothing was deleted", quiet=cli.quiet)
             return int(ExitCode.INTERRUPTED)
     code = 0
-    for ref, failure in zip(refs, manager.batch_delete(refs), strict=True):
+    in_use = False
+    for ref, failure in zip(refs, manager.batch_delete(refs, force=force), strict=True):
         if failure is None:
             output.info(f"deleted {shown(ref)}", quiet=cli.quiet)
             continue
         output.error(str(failure))  # names the credential; one line per item, no hint
+        in_use = in_use or isinstance(failure, CredentialInUse)
         code = code or int(failure.exit_code)
+    if in_use:
+        output.info("hint: unlink the workflows first, or delete with --force")
     return code

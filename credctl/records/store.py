@@ -23,13 +23,24 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from credctl.errors import AccessDenied, CredentialError, DuplicateCredential, NotFound
+from credctl.errors import (
+    AccessDenied,
+    CredentialError,
+    DuplicateCredential,
+    InvalidInput,
+    NotFound,
+)
 from credctl.records.activity import Activity, ActivityLog, Actor, MemoryActivityLog
 from credctl.records.secrets import SecretRecord, SecretWant
-from credctl.records.stored import StoredCredential
+from credctl.records.stored import DEFAULT_OWNER, OAUTH_STATE, StoredCredential
 
 if TYPE_CHECKING:
-    from credctl.storage.base import CredentialStorage, StorageSnapshot, StorageWriter
+    from credctl.storage.base import (
+        ChangeStamped,
+        CredentialStorage,
+        StorageSnapshot,
+        StorageWriter,
+    )
 
 Ref = int | str
 
@@ -41,8 +52,6 @@ class _NothingToCommit(Exception):  # noqa: N818 - control flow, never escapes t
 def as_id(ref: Ref) -> int | None:
     """The id a reference names, or None when it is a name (SPEC §12: decimal = id)."""
     if isinstance(ref, bool):
-        from credctl.errors import InvalidInput
-
         raise InvalidInput("a credential reference is a name or an id")
     if isinstance(ref, int):
         return ref
@@ -50,11 +59,19 @@ def as_id(ref: Ref) -> int | None:
 
 
 class RecordView:
-    """The credentials of one snapshot, as an actor with an optional owner scope sees them."""
+    """The credentials of one snapshot, as an actor with an optional owner scope sees them.
 
-    def __init__(self, snapshot: StorageSnapshot, scope: str | None = None) -> None:
+    Names are unique per owner: `by_name` looks in the namespace of `owner` (the
+    acting owner).  An unscoped view (the vault's own user) may also `find` another
+    owner's credential by a name no one else uses.
+    """
+
+    def __init__(
+        self, snapshot: StorageSnapshot, scope: str | None = None, owner: str = DEFAULT_OWNER
+    ) -> None:
         self._snapshot = snapshot
         self._scope = scope
+        self._owner = scope if scope is not None else owner
 
     @property
     def meta(self) -> Mapping[str, Any]:
@@ -74,13 +91,23 @@ class RecordView:
         return self._visible(self._snapshot.get_by_id(credential_id))
 
     def by_name(self, name: str) -> StoredCredential | None:
-        """The credential with this name, or None."""
-        return self._visible(self._snapshot.get_by_name(name))
+        """The acting owner's credential with this name, or None."""
+        return self._visible(self._snapshot.get_by_name(name, self._owner))
 
     def find(self, ref: Ref) -> StoredCredential:
-        """The credential `ref` names (a decimal string is an id), or `NotFound`."""
+        """The credential `ref` names (a decimal string is an id), or `NotFound`.
+
+        A name is looked up among the acting owner's credentials; an unscoped view
+        then takes the one other owner's credential of that name, and refuses a name
+        that several other owners use (`DuplicateCredential`: give the id).
+        """
         credential_id = as_id(ref)
-        found = self.get(credential_id) if credential_id is not None else self.by_name(str(ref))
+        if credential_id is not None:
+            found = self.get(credential_id)
+        else:
+            found = self.by_name(str(ref))
+            if found is None and self._scope is None:
+                found = self._only_one_named(str(ref))
         if found is None:
             raise NotFound(
                 f"no credential {'with id ' if credential_id is not None else ''}{str(ref)!r}",
@@ -88,6 +115,16 @@ class RecordView:
                 credential_id=credential_id,
             )
         return found
+
+    def _only_one_named(self, name: str) -> StoredCredential | None:
+        named = self._snapshot.with_name(name)
+        if len(named) > 1:
+            ids = ", ".join(str(record["id"]) for record in named)
+            raise DuplicateCredential(
+                f"{len(named)} owners have a credential named {name!r} (ids {ids})",
+                hint="name it by its id",
+            )
+        return StoredCredential.from_record(named[0]) if named else None
 
     def all(
         self, *, credential_type: str | None = None, tag: str | None = None
@@ -116,7 +153,7 @@ class RecordTransaction(RecordView):
     """One atomic change: everything done here is committed together, or nothing is."""
 
     def __init__(self, draft: StorageWriter, actor: Actor) -> None:
-        super().__init__(draft, actor.scope)
+        super().__init__(draft, actor.scope, actor.owner)
         self._draft = draft
         self._actor = actor
         self.touched: dict[int, StoredCredential] = {}
@@ -172,6 +209,7 @@ class RecordTransaction(RecordView):
         checked = kind.validate(data)
         if name is not None:
             types.validate_name(name)
+        owner = validation.check_owner(self._actor.owner)
         checked_description = validation.check_description(description)
         checked_tags = validation.check_tags(tags)
         checked_metadata = validation.check_metadata(metadata or {})
@@ -183,7 +221,6 @@ class RecordTransaction(RecordView):
             "tags": list(checked_tags),
             "metadata": checked_metadata,
         }
-        owner = self._actor.owner
         seen = self._idempotent(request, owner, idempotency_key)
         if seen is not None:
             return seen
@@ -191,10 +228,10 @@ class RecordTransaction(RecordView):
         credential_id = int(meta.get("next_id", 1))
         if name is None:
             # Skip ids whose default name someone already chose by hand.
-            while self._draft.get_by_name(f"{kind.name}_{credential_id}") is not None:
+            while self._draft.get_by_name(f"{kind.name}_{credential_id}", owner) is not None:
                 credential_id += 1
         final_name = name or f"{kind.name}_{credential_id}"
-        taken = self._draft.get_by_name(final_name)
+        taken = self._draft.get_by_name(final_name, owner)
         if taken is not None:
             raise DuplicateCredential(
                 f"a credential named {final_name!r} already exists",
@@ -253,8 +290,12 @@ class RecordTransaction(RecordView):
         metadata_changes: Mapping[str, Any] | None = None,
         data: Mapping[str, Any] | None = None,
         extra: Mapping[str, Any] | None = None,
+        credential_type: str | None = None,
     ) -> StoredCredential:
         """Apply changes, each checked; new data is checked by the type and bumps `version`.
+
+        A new `credential_type` needs new `data` valid for it (the old data cannot be
+        valid for another type); the OAuth state of an oauth2 credential goes with it.
 
         `metadata` replaces the metadata; `metadata_changes` then sets single
         entries (a None value removes one) on what is stored now, under the lock,
@@ -266,7 +307,7 @@ class RecordTransaction(RecordView):
         changes: dict[str, Any] = {}
         if name is not None and name != credential.name:
             types.validate_name(name)
-            taken = self._draft.get_by_name(name)
+            taken = self._draft.get_by_name(name, credential.owner)
             if taken is not None:
                 raise DuplicateCredential(
                     f"a credential named {name!r} already exists", credential_id=taken.get("id")
@@ -284,16 +325,44 @@ class RecordTransaction(RecordView):
                 else:
                     merged[key] = value
             changes["metadata"] = validation.check_metadata(merged)
+        if credential_type is not None:
+            kind = types.get_type(credential_type)
+            if kind.name != credential.type:
+                if data is None:
+                    raise InvalidInput(
+                        f"changing the type to {kind.name!r} needs credential data for that type"
+                    )
+                changes["type"] = kind.name
+                changes["extra"] = {k: v for k, v in credential.extra.items() if k != OAUTH_STATE}
         if data is not None:
-            changes["data"] = types.get_type(credential.type).validate(data)
+            changes["data"] = types.get_type(changes.get("type", credential.type)).validate(data)
             changes["version"] = credential.version + 1
         if extra is not None:
-            changes["extra"] = {**credential.extra, **extra}
+            changes["extra"] = {**changes.get("extra", credential.extra), **extra}
         from credctl._time import format_rfc3339, utc_now
 
         updated = credential.replace(updated_at=format_rfc3339(utc_now()), **changes)
         self._put(updated)
         return updated
+
+    def set_extra(self, credential: StoredCredential, key: str, value: Any) -> StoredCredential:
+        """Set (or, with None, remove) one key a later layer keeps with the record.
+
+        Workflow links and rotation state describe how a credential is used, not the
+        credential: `updated_at` and `version` stay as they are.
+        """
+        from credctl.records.stored import CORE_KEYS
+
+        if key in CORE_KEYS:
+            raise ValueError(f"{key!r} is a core key of a credential record")
+        extra = dict(credential.extra)
+        if value is None:
+            extra.pop(key, None)
+        else:
+            extra[key] = value
+        changed = credential.replace(extra=extra)
+        self._put(changed)
+        return changed
 
     def delete(self, credential: StoredCredential) -> None:
         """Remove a credential (its id is never reused)."""
@@ -324,7 +393,7 @@ class RecordStore:
     def __init__(
         self, storage: CredentialStorage, activity_log: ActivityLog | None = None
     ) -> None:
-        from credctl.storage.base import ActivityStorage
+        from credctl.storage.base import ActivityStorage, ChangeStamped
 
         self.storage = storage
         if activity_log is None:
@@ -334,12 +403,17 @@ class RecordStore:
                 else MemoryActivityLog()
             )
         self.activity_log = activity_log
+        self._stamped: ChangeStamped | None = None  # checked once: isinstance is slow
+        if isinstance(storage, ChangeStamped):
+            self._stamped = storage
 
     # -- reading -------------------------------------------------------------------
 
     def view(self, actor: Actor | None = None) -> RecordView:
         """A consistent snapshot of what `actor` may see (everything when None)."""
-        return RecordView(self.storage.snapshot(), actor.scope if actor is not None else None)
+        if actor is None:
+            return RecordView(self.storage.snapshot())
+        return RecordView(self.storage.snapshot(), actor.scope, actor.owner)
 
     # -- writing -------------------------------------------------------------------
 
@@ -460,11 +534,7 @@ class RecordStore:
 
     def state_stamp(self) -> Any:
         """A value that changes with every write, or None if the backend cannot say."""
-        from credctl.storage.base import ChangeStamped
-
-        if isinstance(self.storage, ChangeStamped):
-            return self.storage.state_stamp()
-        return None
+        return self._stamped.state_stamp() if self._stamped is not None else None
 
     def location_hint(self) -> str | None:
         """The vault path to name in a hint, when the default would not find it."""

@@ -8,6 +8,7 @@ naming what is wrong, never quoting a secret.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
@@ -76,3 +77,20 @@ def check_metadata(value: Mapping[str, Any]) -> dict[str, Any]:
         raise InvalidInput("metadata is larger than 64 KiB")
     loaded: dict[str, Any] = json.loads(encoded)
     return loaded
+
+
+#: Owner (user) ids: 1–128 ASCII letters, digits, ``_ . @ -``, starting with a letter or
+#: digit.  No ``/``: the vault indexes another owner's record as ``owner/name``
+#: (`credctl.vault.body.RECORD_KEY`, which repeats this pattern).
+OWNER_PATTERN: Final = r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,127}"
+_OWNER: Final = re.compile(OWNER_PATTERN + r"\Z")
+
+
+def check_owner(value: str) -> str:
+    """`value` if it is a valid owner (user) id."""
+    if not isinstance(value, str) or not _OWNER.match(value):
+        raise InvalidInput(
+            "a user id is 1–128 ASCII letters, digits, '_', '.', '@' or '-', starting with "
+            "a letter or digit"
+        )
+    return value
