@@ -117,14 +117,14 @@ class VaultFile:
                 raise StorageError(f"read-back of {self.tmp_path} differs from what was written")
             verify(written)
             if previous_generation is not None and backup_count > 0:
-                self._keep_backup(previous_generation)
+                self.keep_backup(previous_generation)
             os.replace(self.tmp_path, self.path)
         except BaseException:
             with contextlib.suppress(OSError):
                 os.unlink(self.tmp_path)
             raise
         fsync_dir(self.path.parent)
-        self._prune_backups(backup_count)
+        self.prune_backups(backup_count)
         self.write_anchor(vault_id, generation)
 
     def _write_temporary(self, data: bytes) -> None:
@@ -170,7 +170,8 @@ class VaultFile:
                 found.append((int(suffix), entry))
         return sorted(found, reverse=True)
 
-    def _keep_backup(self, generation: int) -> None:
+    def keep_backup(self, generation: int) -> None:
+        """Keep the current vault file as the backup of `generation` (`commit` calls this)."""
         if not os.path.isfile(self.path) or os.path.islink(self.path):
             return
         ensure_private_dir(self.sidecar)
@@ -184,7 +185,8 @@ class VaultFile:
             target.write_bytes(self.path.read_bytes())
             os.chmod(target, 0o600)
 
-    def _prune_backups(self, keep: int) -> None:
+    def prune_backups(self, keep: int) -> None:
+        """Delete all but the newest `keep` backups (`commit` calls this)."""
         for _generation, path in self.backups()[keep:]:
             with contextlib.suppress(OSError):
                 os.unlink(path)
