@@ -11,7 +11,7 @@ import termios
 import time
 from pathlib import Path
 
-from tests.conftest import CHEAP_KDF, credctl_command
+from tests.conftest import CHEAP_KDF, credctl_command, echo_is_off, wait_until
 
 
 def _become_terminal_owner() -> None:
@@ -43,7 +43,8 @@ def run_on_terminal(args: list[str], answers: list[str], env: dict[str, str],
                 break
             seen += chunk
             if pending and seen.rstrip().endswith(b":"):
-                time.sleep(0.3)  # let getpass finish switching echo off (it flushes input)
+                # getpass switches echo off (and flushes input) before it prompts
+                wait_until(lambda: echo_is_off(controller), "the prompt to turn echo off")
                 os.write(controller, pending.pop(0).encode() + b"\n")
                 seen += b"\n"
         elif process.poll() is not None:
