@@ -32,16 +32,17 @@ def _banner(text: str) -> None:
 
 
 def peer_missing(name: str, reason: str) -> NoReturn:
-    """`name` is not installed: skip loudly, or fail when peers are required."""
+    """Peer `name` is not installed (`reason` says so): skip loudly, or fail when peers
+    are required."""
     if name in NOT_INSTALLABLE:
-        message = f"NOT TESTED: {name} is missing ({reason}); {NOT_INSTALLABLE[name]}"
+        message = f"NOT TESTED: {reason} ({NOT_INSTALLABLE[name]})"
         _banner(message)
         pytest.skip(message)
     if REQUIRED:
-        message = f"PEER MISSING: {name}: {reason} ({REQUIRE_ENV}=1: a missing peer fails)"
+        message = f"PEER MISSING: {reason} ({REQUIRE_ENV}=1: a missing peer fails)"
         _banner(message)
         pytest.fail(message, pytrace=False)
-    message = f"NOT TESTED: {name} is missing: {reason} (scripts/test installs it)"
+    message = f"NOT TESTED: {reason} (scripts/test installs it)"
     _banner(message)
     pytest.skip(message)
 
@@ -57,6 +58,6 @@ def which_peer(program: str, package: str | None = None) -> str:
     """The path of `program`, or `peer_missing` naming the Debian package to install."""
     found = shutil.which(program)
     if found is None:
-        hint = f"`apt-get install {package}`" if package else "not on PATH"
-        peer_missing(program, f"{program} is not installed ({hint})")
+        install = f"; `apt-get install {package}`" if package else ""
+        peer_missing(program, f"{program} is not on PATH{install}")
     return found

@@ -138,7 +138,7 @@ def test_a_missing_peer_skips_loudly_unless_peers_are_required(
     with pytest.raises(pytest.fail.Exception, match="PEER MISSING: zsh"):
         peers.peer_missing("zsh", "zsh is not installed")
     with pytest.raises(pytest.skip.Exception, match=r"pwsh.*no Debian package"):
-        peers.peer_missing("pwsh", "not on PATH")
+        peers.peer_missing("pwsh", "pwsh is not on PATH")
 
 
 @pytest.mark.parametrize("required", [False, True])
