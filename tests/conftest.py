@@ -83,18 +83,32 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         session.config.get_terminal_writer().line(f"credctl console script: {found}")
 
 
-@pytest.fixture(autouse=True)
-def fast_lane_guard(
-    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[lanes.FastLaneGuard | None]:
-    """In the fast lane: no network, no credctl process, and a test that tried fails."""
+@pytest.fixture(scope="session", autouse=True)
+def fast_lane_guard_for_the_session() -> Iterator[lanes.FastLaneGuard | None]:
+    """In the fast lane: no network and no credctl process, for fixtures of any scope."""
     if not lanes.Lane.fast:
         yield None
         return
-    guard = lanes.FastLaneGuard(monkeypatch)
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        yield lanes.FastLaneGuard(monkeypatch)
+
+
+@pytest.fixture(autouse=True)
+def fast_lane_guard(
+    fast_lane_guard_for_the_session: lanes.FastLaneGuard | None,
+) -> Iterator[lanes.FastLaneGuard | None]:
+    """A test that tried (itself or through a fixture), even if the error was caught, fails."""
+    guard = fast_lane_guard_for_the_session
+    if guard is None:
+        yield None
+        return
+    before, guard.attempts[:] = list(guard.attempts), []
+    if before:
+        pytest.fail("\n".join(before), pytrace=False)
     yield guard
     if guard.attempts:
-        pytest.fail("\n".join(guard.attempts), pytrace=False)
+        tried, guard.attempts[:] = list(guard.attempts), []
+        pytest.fail("\n".join(tried), pytrace=False)
 
 
 @pytest.fixture(autouse=True)
