@@ -8,6 +8,7 @@ import inspect
 import io
 import sys
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -305,12 +306,13 @@ def test_concurrent_calls_with_a_tiny_cache_do_not_race() -> None:
 
 
 def test_the_event_loop_runs_while_storage_is_busy() -> None:
-    gate = threading.Event()
+    gate, waiting = threading.Event(), threading.Event()
 
     class GatedStorage(MemoryStorage):
         """Reads wait for the gate, which only the event loop can open."""
 
         def snapshot(self) -> Any:
+            waiting.set()
             if not gate.wait(timeout=10):
                 raise AssertionError("the event loop was blocked while storage was busy")
             return super().snapshot()
@@ -321,8 +323,12 @@ def test_the_event_loop_runs_while_storage_is_busy() -> None:
     async def main() -> str:
         credential_id = await manager.create_credential("token", {"token": FAKE}, name="gated")
         gate.clear()
+        waiting.clear()
         task = asyncio.create_task(manager.get_credential(credential_id))
-        await asyncio.sleep(0.05)
+        deadline = time.monotonic() + 10
+        while not waiting.is_set():  # the loop keeps running while the read waits
+            assert time.monotonic() < deadline, "the read never reached storage"
+            await asyncio.sleep(0.001)
         assert not task.done()
         gate.set()  # possible only because the read waits in a worker thread
         return (await task).name

@@ -62,7 +62,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import CHEAP_KDF, PASSPHRASE, RunCli, credctl_command
 
 from credctl.errors import VaultCorruptError
 from credctl.vault import EnvironmentUnlocker, Vault
@@ -82,6 +81,7 @@ from credctl.vault.format import (
 )
 from credctl.vault.keys import CI_KEY_PREFIX
 from credctl.vault.store import seal_vault
+from tests.conftest import CHEAP_KDF, PASSPHRASE, RunCli, credctl_command
 
 VAULT_NAME = "vault.credctl"
 READ = ("unlock", "--ttl", "1m")

@@ -254,6 +254,7 @@ def export_command(
     """
     from credctl.cli.prompts import require_new_passphrase
     from credctl.vault import Vault
+    from credctl.vault.store import export_copy
     from credctl.vault.unlock import read_passphrase_file
 
     cli: CliContext = ctx.obj
@@ -275,7 +276,7 @@ def export_command(
         )
     kdf = opened.passphrase_kdf
     _refuse_existing(target.path)  # again: the prompt may have taken a while
-    count = opened.export_copy(target.path, passphrase)
+    count = export_copy(opened, target.path, passphrase)
     output.info(
         f"exported {count} credential(s) to {target.path} (Argon2id m={kdf.memory_kib // 1024} "
         f"MiB, t={kdf.time_cost}, p={kdf.parallelism}); restore with `credctl import "

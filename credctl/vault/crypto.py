@@ -116,12 +116,15 @@ def key_check(kek: bytes) -> bytes:
     return mac.finalize()[:CHECK_SIZE]
 
 
+# `_operator._compare_digest` is the constant-time comparison `hmac.compare_digest`
+# falls back to without OpenSSL; importing `hmac` itself would load OpenSSL's hashlib
+# bindings (~2 ms) on the get-token path.  Public so that a test can check which it is.
+constant_time_compare = _compare_digest
+
+
 def checks_equal(a: bytes, b: bytes) -> bool:
     """Constant-time comparison."""
-    # `_operator._compare_digest` is the constant-time comparison `hmac.compare_digest`
-    # falls back to without OpenSSL; importing `hmac` itself would load OpenSSL's
-    # hashlib bindings (~2 ms) on the get-token path.
-    return _compare_digest(a, b)
+    return constant_time_compare(a, b)
 
 
 def seal(key: bytes, nonce: bytes, plaintext: bytes, aad: bytes) -> bytes:

@@ -165,14 +165,14 @@ class VaultFile:
                 raise StorageError(f"read-back of {self.tmp_path} differs from what was written")
             verify(written)
             if previous_generation is not None and backup_count > 0:
-                self._keep_backup(previous_generation)
+                self.keep_backup(previous_generation)
             os.replace(tmp_name, self.path.name, src_dir_fd=folder, dst_dir_fd=folder)
         except BaseException:
             with contextlib.suppress(OSError):
                 os.unlink(tmp_name, dir_fd=folder)
             raise
         os.fsync(folder)
-        self._prune_backups(backup_count)
+        self.prune_backups(backup_count)
         self.write_anchor(vault_id, generation)
 
     def _preflight(self) -> None:
@@ -268,7 +268,7 @@ class VaultFile:
                 found.append((int(suffix), self.backup_dir / name))
         return sorted(found, reverse=True)
 
-    def _keep_backup(self, generation: int) -> None:
+    def keep_backup(self, generation: int) -> None:
         folder = self.folder_fd()
         try:
             info = os.stat(self.path.name, dir_fd=folder, follow_symlinks=False)
@@ -288,7 +288,7 @@ class VaultFile:
             except OSError:
                 backups.create_file(target, self.read())
 
-    def _prune_backups(self, keep: int) -> None:
+    def prune_backups(self, keep: int) -> None:
         surplus = self.backups()[keep:]
         if surplus:
             self._remove(path for _generation, path in surplus)

@@ -378,3 +378,32 @@ def _passphrase_of(unlocker: PassphraseUnlocker) -> bytes:
 
 
 _EMPTY = Header(b"\0" * 16, 0, b"\0" * 32, b"\0" * 12, b"\0" * 16)
+
+
+def export_copy(
+    opened: OpenVault, target_path: Path | str, passphrase: bytes, kdf: KdfParams | None = None
+) -> int:
+    """Write a new vault at `target_path` holding a copy of every record of `opened`; the count.
+
+    The copy has its own passphrase, its own data key and id, and this vault's
+    settings except those that belong to one file (`OWN_SETTINGS`); `kdf`
+    defaults to this vault's passphrase settings.  An existing file is never
+    replaced (exit 8).
+    """
+    target = Vault(target_path)
+    if target.exists():
+        raise VaultExistsError(
+            f"{target.path} already exists; an export never replaces a file",
+            hint="choose another file, or move the old one away first",
+        )
+    settings = {k: v for k, v in opened.body.meta.items() if k not in OWN_SETTINGS}
+    created = target.create(
+        passphrase, kdf or opened.passphrase_kdf, backup_count=opened.backup_count, meta=settings
+    )
+    count = 0
+    with target.edit(data_key=created.data_key, source=PASSPHRASE_SOURCE) as txn:
+        for credential_id, name, record in opened.body.entries():
+            txn.body.put(credential_id, name, record)
+            count += 1
+    target.file.remove_backups()  # the empty first generation is no backup worth keeping
+    return count
