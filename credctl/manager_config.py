@@ -303,9 +303,12 @@ def checked(config: ManagerConfig) -> ManagerConfig:
     config = _typed(config, ManagerConfig, "the manager configuration")
     backend: object = config.storage_backend
     if not isinstance(backend, StorageBackend):
-        owner = getattr(backend, "__self__", None)
-        if callable(backend) and owner is StorageBackend:
-            name = getattr(backend, "__name__", "it")
+        function = getattr(backend, "__func__", None)
+        if getattr(backend, "__self__", None) is StorageBackend and function is not None:
+            # Name it as the caller wrote it: the seed's `Vault` rather than `vault`.
+            names = [name for name, value in vars(StorageBackend).items()
+                     if isinstance(value, classmethod) and value.__func__ is function]  # fmt: skip
+            name = max(names, key=lambda n: n[:1].isupper(), default=function.__name__)
             raise InvalidInput(
                 f"StorageBackend.{name} is a constructor, not a backend",
                 hint=f"call it with its settings: StorageBackend.{name}(…)",

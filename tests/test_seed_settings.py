@@ -144,7 +144,7 @@ REFUSED: list[tuple[str, Change, str]] = [
     ("a name for a backend", lambda b: b.storage_backend("memory"),  # type: ignore[arg-type]
      "StorageBackend"),
     ("a constructor for a backend", lambda b: b.storage_backend(StorageBackend.File),  # type: ignore[arg-type]
-     r"StorageBackend.file is a constructor"),
+     r"StorageBackend.File is a constructor"),
     ("cache config of another type", lambda b: b.cache_config({"ttl": 5}),  # type: ignore[arg-type]
      "cache_config"),
 ]  # fmt: skip
