@@ -38,21 +38,33 @@ from credctl.errors import (
 if TYPE_CHECKING:
     from credctl.manager import CredentialManager, CredentialManagerBuilder
     from credctl.model import (
+        AuditConfig,
+        BrowserAuth,
         CacheConfig,
         CacheStrategy,
+        CallbackData,
         Credential,
         CredentialContext,
+        CredentialId,
         CredentialInput,
         CredentialMetrics,
         CredentialUpdate,
+        DeviceCode,
         EncryptionAlgorithm,
         EncryptionConfig,
+        FlowId,
         HealthState,
         HealthStatus,
+        InteractionType,
+        InteractiveFlow,
         KeyDerivation,
         ManagerConfig,
         Metrics,
+        PerformanceConfig,
+        RotationConfig,
+        SecurityConfig,
         StorageBackend,
+        StorageKind,
         Token,
         UserContext,
     )
@@ -70,38 +82,50 @@ _LAZY = {
     **{
         name: "credctl.model"
         for name in (
-            "CacheConfig", "CacheStrategy", "Credential", "CredentialContext", "CredentialInput",
-            "CredentialMetrics", "CredentialUpdate", "EncryptionAlgorithm", "EncryptionConfig",
-            "HealthState", "HealthStatus", "KeyDerivation", "ManagerConfig", "Metrics",
-            "StorageBackend", "Token", "UserContext",
+            "AuditConfig", "BrowserAuth", "CacheConfig", "CacheStrategy", "CallbackData",
+            "Credential", "CredentialContext", "CredentialId", "CredentialInput",
+            "CredentialMetrics", "CredentialUpdate", "DeviceCode", "EncryptionAlgorithm",
+            "EncryptionConfig", "FlowId", "HealthState", "HealthStatus", "InteractionType",
+            "InteractiveFlow", "KeyDerivation", "ManagerConfig", "Metrics", "PerformanceConfig",
+            "RotationConfig", "SecurityConfig", "StorageBackend", "StorageKind", "Token",
+            "UserContext",
         )
     },
 }  # fmt: skip
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'credctl' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+# Hidden from type checkers, which see the imports above instead: a module-level
+# __getattr__ would make them accept any name at all from `credctl`.
+if not TYPE_CHECKING:
+
+    def __getattr__(name: str) -> Any:
+        module = _LAZY.get(name)
+        if module is None:
+            raise AttributeError(f"module 'credctl' has no attribute {name!r}")
+        value = getattr(importlib.import_module(module), name)
+        globals()[name] = value
+        return value
 
 
 __all__ = [
     "AccessDenied",
+    "AuditConfig",
+    "BrowserAuth",
     "CacheConfig",
     "CacheStrategy",
+    "CallbackData",
     "CircuitBreaker",
     "Credential",
     "CredentialContext",
     "CredentialError",
+    "CredentialId",
     "CredentialInput",
     "CredentialManager",
     "CredentialManagerBuilder",
     "CredentialMetrics",
     "CredentialStorage",
     "CredentialUpdate",
+    "DeviceCode",
     "DuplicateCredential",
     "EncryptionAlgorithm",
     "EncryptionConfig",
@@ -109,9 +133,12 @@ __all__ = [
     "ExitCode",
     "Expired",
     "FlowExpired",
+    "FlowId",
     "HealthState",
     "HealthStatus",
     "InteractionRequired",
+    "InteractionType",
+    "InteractiveFlow",
     "InternalError",
     "InvalidCallback",
     "InvalidInput",
@@ -122,14 +149,18 @@ __all__ = [
     "NoRefreshToken",
     "NoToken",
     "NotFound",
+    "PerformanceConfig",
     "RefreshFailed",
     "RefreshNotSupported",
+    "RotationConfig",
     "RotationFailed",
     "RotationInProgress",
     "SecretValue",
+    "SecurityConfig",
     "ServiceUnavailable",
     "StorageBackend",
     "StorageError",
+    "StorageKind",
     "Token",
     "UnsupportedType",
     "UserContext",

@@ -8,7 +8,10 @@ credentials and files, never what is stored in them.
 from __future__ import annotations
 
 import enum
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
+
+if TYPE_CHECKING:
+    from credctl.model import InteractiveFlow
 
 
 @enum.unique
@@ -213,6 +216,20 @@ class InteractionRequired(_AboutFlow):
     """A person must act (log in, approve) before this can continue."""
 
     exit_code = ExitCode.LOCKED
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        hint: str | None = None,
+        flow_id: str | None = None,
+        flow: InteractiveFlow | None = None,
+    ) -> None:
+        """When credctl started a login for the person to finish, `flow_id` names it and
+        `flow` is the `InteractiveFlow` (``flow.interaction_type.auth_url`` is what to
+        open); `complete_interactive_flow` finishes it."""
+        super().__init__(message, hint=hint, flow_id=flow_id)
+        self.flow = flow
 
 
 class FlowExpired(_AboutFlow):

@@ -19,9 +19,18 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Self
 
-from credctl.errors import CredentialError, FlowExpired, InvalidInput, NotFound
-from credctl.model import (
+from credctl import manager_config
+from credctl.errors import AccessDenied, CredentialError, FlowExpired, InvalidInput, NotFound
+from credctl.manager_config import (
+    AuditConfig,
     CacheConfig,
+    Duration,
+    EncryptionConfig,
+    PerformanceConfig,
+    RotationConfig,
+    SecurityConfig,
+)
+from credctl.model import (
     CallbackData,
     Credential,
     CredentialContext,
@@ -29,9 +38,7 @@ from credctl.model import (
     CredentialInput,
     CredentialMetrics,
     CredentialUpdate,
-    EncryptionConfig,
     FlowId,
-    HealthState,
     HealthStatus,
     InteractiveFlow,
     ManagerConfig,
@@ -66,8 +73,10 @@ class CredentialManager:
 
     ``CredentialManager()`` opens the default vault exactly as the CLI does
     (``CREDCTL_VAULT`` and the unlock sources of SPEC §5); nothing is read
-    until the first call.  `origin` names the front end in the activity log
-    (``library``, ``cli``, ``api``).
+    until the first call.  The configuration is checked here, so a setting
+    that credctl cannot honour is `InvalidInput` now, not a failure later
+    (`credctl.manager_config`).  `origin` names the front end in the activity
+    log (``library``, ``cli``, ``api``).
     """
 
     def __init__(
@@ -77,7 +86,13 @@ class CredentialManager:
         storage: CredentialStorage | None = None,
         origin: str = "library",
     ) -> None:
-        self._config = config or ManagerConfig()
+        self._config = manager_config.checked(config or ManagerConfig())
+        if storage is not None and self._config.performance_config.lock_timeout is not None:
+            raise InvalidInput(
+                "PerformanceConfig.lock_timeout applies to a vault credctl opens, not to a "
+                "storage object passed in",
+                hint="give the backend as storage_backend, or leave lock_timeout as None",
+            )
         self._storage = storage
         self._store: RecordStore | None = None
         self._origin = origin
@@ -107,14 +122,21 @@ class CredentialManager:
         if self._token_cache is None:
             from credctl.token_cache import TokenCache
 
-            self._token_cache = TokenCache()
+            self._token_cache = TokenCache(self._config.cache_config)
         return self._token_cache
 
     @property
     def storage(self) -> CredentialStorage:
         """The backend in use (opened on first use)."""
         if self._storage is None:
-            self._storage = open_storage(self._config.storage_backend)
+            backend = self._config.storage_backend
+            if backend.kind is not StorageKind.MEMORY:
+                _check_unlock_policy(self._config.security_config)
+            timeout = self._config.performance_config.lock_timeout
+            self._storage = open_storage(
+                backend, lock_timeout=manager_config.as_timedelta(timeout, "lock_timeout")
+                if timeout is not None else None,
+            )  # fmt: skip
         return self._storage
 
     @property
@@ -137,24 +159,23 @@ class CredentialManager:
 
     def set_storage_backend(self, backend: StorageBackend) -> None:
         """Switch to another backend; the cache is cleared."""
-        self._config = self._config._replace(storage_backend=backend)
+        self._config = manager_config.checked(self._config._replace(storage_backend=backend))
         self._storage = None
         self._store = None
         self.clear_cache()
 
     def set_encryption_config(self, config: EncryptionConfig) -> None:
-        """Set encryption settings; only AES-256-GCM and Argon2id exist, so this sets
-        the data-key rotation interval that `health_check` enforces."""
-        if config.key_rotation_interval <= dt.timedelta(0):
-            raise InvalidInput("key_rotation_interval must be positive")
-        self._config = self._config._replace(encryption_config=config)
+        """Set encryption settings: AES-256-GCM and Argon2id are checked (they are the
+        only ones), and the data-key rotation interval is what `health_check` enforces."""
+        self._config = self._config._replace(
+            encryption_config=manager_config.checked_encryption(config)
+        )
 
     def set_cache_config(self, config: CacheConfig) -> None:
-        """Configure the in-process token cache."""
-        if config.max_size < 0 or config.ttl < dt.timedelta(0):
-            raise InvalidInput("cache max_size and ttl must not be negative")
+        """Configure the in-process token cache (`CacheConfig`: every field is used)."""
+        config = manager_config.checked_cache(config)
+        self._cache.configure(config)
         self._config = self._config._replace(cache_config=config)
-        self._cache.resize(config.max_size)
         if not config.enabled:
             self._cache.clear()
 
@@ -172,7 +193,7 @@ class CredentialManager:
     def _actor(self, context: UserContext | CredentialContext | None = None) -> Actor:
         """The `Actor` of a call: the context's user, else the user this process runs as."""
         user = context.user_id if context is not None else None
-        ip = context.ip if isinstance(context, UserContext) else None
+        ip = context.ip if context is not None else None
         actor = Actor(user or os_user(), origin=self._origin, owner=user or "local", ip=ip)
         if isinstance(context, CredentialContext):
             actor = actor.with_ids(context.execution_id, context.workflow_id)
@@ -268,13 +289,14 @@ class CredentialManager:
     def get_token_with_context(
         self,
         ref: Ref,
-        context: CredentialContext | None,
+        context: CredentialContext | UserContext | None,
         *,
         min_valid: dt.timedelta | None = None,
         refresh: bool = True,
     ) -> Token:
         """`get_token`, checking that `context.user_id` owns the credential; the
-        context's execution and workflow ids go into the activity log."""
+        context's ip, execution and workflow ids go into the activity log (and so into
+        the audit trail and `get_credential_metrics`)."""
         actor = self._actor(context)
         require_owner = context.user_id if context is not None else None
         cache = self._config.cache_config
@@ -287,17 +309,19 @@ class CredentialManager:
         seconds = min_valid.total_seconds() if min_valid is not None else 0.0
         (secret,) = self.records.read_secrets(
             [SecretWant(ref, TOKEN)], actor, action="get_token", min_valid=seconds,
-            refresh=refresh, require_owner=require_owner,
+            refresh=refresh, require_owner=require_owner, refresh_ahead=cache.refresh_ahead,
+            allow_plain_http=self._config.security_config.allow_plain_http,
         )  # fmt: skip
         assert secret is not None
         token = _token(secret)
         if cache.enabled and cache.max_size > 0 and stamp is not None:
             from credctl.token_cache import CacheEntry
 
-            deadline = time.monotonic() + cache.ttl.total_seconds()
+            ttl = manager_config.as_timedelta(cache.ttl, "cache ttl")
+            deadline = time.monotonic() + ttl.total_seconds()
             entry = CacheEntry(token, secret.credential.owner, deadline, stamp)
             key = _cache_name(secret.credential.owner, secret.credential.name)
-            self._cache.store(key, entry, cache.max_size)
+            self._cache.store(key, entry)
         return token
 
     def _cached(
@@ -311,7 +335,8 @@ class CredentialManager:
         credential_id = as_id(ref)
         name = None if credential_id is not None else _cache_name(owner, str(ref))
         entry = self._cache.lookup(credential_id, name, stamp)
-        if entry is None or not _fresh_enough(entry.token, min_valid):
+        ahead = self._config.cache_config.refresh_ahead
+        if entry is None or not _fresh_enough(entry.token, min_valid, ahead=ahead):
             return None
         if require_owner is not None and entry.owner != require_owner:
             return None  # the record layer decides, and logs the refusal
@@ -355,7 +380,10 @@ class CredentialManager:
 
         actor = self._actor()
         credential = self.records.view(actor).find(ref)
-        renewed = refresh_locked(self.records, credential.id, actor, force=True)
+        renewed = refresh_locked(
+            self.records, credential.id, actor, force=True,
+            plain_http=self._config.security_config.allow_plain_http,
+        )  # fmt: skip
         self._cache.forget(renewed.id)
         return _token(SecretRecord.load(renewed))
 
@@ -375,7 +403,10 @@ class CredentialManager:
         """`refresh_all_expired` without raising: what was renewed and what failed."""
         from credctl.records.oauth import refresh_expired
 
-        report = refresh_expired(self.records, self._actor())
+        report = refresh_expired(
+            self.records, self._actor(), ahead=self._config.cache_config.refresh_ahead,
+            plain_http=self._config.security_config.allow_plain_http,
+        )  # fmt: skip
         for credential_id in report.refreshed:
             self._cache.forget(credential_id)
         return report
@@ -392,15 +423,20 @@ class CredentialManager:
 
         `input` takes ``client_id`` and one of ``provider`` (google, github, microsoft,
         gitlab), ``issuer`` (discovery) or ``auth_url``/``token_url``; optionally
-        ``name``, ``client_secret``, ``scopes``, ``description``, and ``flow``:
-        ``"browser"`` (the default; needs ``redirect_uri``) or ``"device"``.  The pending
-        flow is kept in the vault until it expires (`FlowExpired`).
+        ``name``, ``client_secret``, ``scopes``, ``description``, ``redirect_uri``
+        (default: credctl's loopback redirect, ``http://127.0.0.1:8749/callback``), and
+        ``flow``: ``"browser"`` (the default) or ``"device"``.  The pending flow is kept
+        in the vault until it expires (`FlowExpired`).
         """
         from credctl.oauth.flows import prepare
         from credctl.records.flows import save_flow
 
         actor = self._actor(context)
+        if not self._config.security_config.allow_plain_http:
+            self._refuse_plain_http(input, "the login")
         settings, pending = prepare(credential_type, input, actor.owner)
+        if not self._config.security_config.allow_plain_http:
+            self._refuse_plain_http(pending.stored.get("settings", {}), "the login")
         if settings.name is not None:
             existing = self.records.view(actor).by_name(settings.name)
             if existing is not None and existing.type != "oauth2":
@@ -463,6 +499,8 @@ class CredentialManager:
         from credctl.oauth.client_credentials import first_login
         from credctl.records.oauth import store_login
 
+        if not self._config.security_config.allow_plain_http:
+            self._refuse_plain_http({"token_url": token_url, "issuer": issuer}, "the client")
         existing = self.records.view(self._actor(context)).by_name(name)
         if existing is not None and existing.type != "oauth2":
             from credctl.errors import DuplicateCredential
@@ -478,6 +516,13 @@ class CredentialManager:
         credential = store_login(self.records, login, self._actor(context))
         self._cache.forget(credential.id)
         return credential.id
+
+    @staticmethod
+    def _refuse_plain_http(given: Mapping[str, Any], what: str) -> None:
+        from credctl.oauth.settings import refuse_plain_http
+
+        keys = ("token_url", "auth_url", "issuer", "device_url")
+        refuse_plain_http((given.get(key) for key in keys), what)
 
     def login_settings(self, name: str) -> dict[str, Any]:
         """The client settings of the oauth2 credential `name`, to log in again with them.
@@ -638,9 +683,11 @@ class CredentialManager:
             view = self.records.view()
             issues = list(self.storage.health_issues())
         except CredentialError as exc:
-            return HealthStatus(HealthState.UNHEALTHY, (str(exc),))
+            return HealthStatus.Unhealthy(str(exc))
         key_created = view.meta.get("data_key_created", view.meta.get("created"))
-        interval = self._config.encryption_config.key_rotation_interval
+        interval = manager_config.as_timedelta(
+            self._config.encryption_config.key_rotation_interval, "key_rotation_interval"
+        )
         if isinstance(key_created, int | float):
             age = dt.timedelta(seconds=time.time() - key_created)
             if age > interval:
@@ -660,8 +707,8 @@ class CredentialManager:
         if broken:
             issues.append(f"{broken} credential(s) fail their type's validation")
         if issues:
-            return HealthStatus(HealthState.DEGRADED, tuple(issues))
-        return HealthStatus(HealthState.HEALTHY)
+            return HealthStatus.Degraded(issues)
+        return HealthStatus.Healthy
 
     def get_metrics(self) -> Metrics:
         """Totals, cache hit rate (this process) and refresh times (activity log)."""
@@ -699,9 +746,13 @@ class CredentialManager:
         return self.usage_report([credential.id])[credential.id]
 
     def usage_report(self, ids: Sequence[int] | None = None) -> dict[int, CredentialMetrics]:
-        """Every credential's usage (or those in `ids`), from one pass over the log."""
+        """Every credential's usage (or those in `ids`), from one pass over the log.
+
+        Who made the last use (user, ip, execution and workflow ids) comes from the
+        activity's actor, where the log keeps it.
+        """
         wanted = set(ids) if ids is not None else {c.id for c in self.records.view().all()}
-        counts: dict[int, list[Any]] = {i: [0, None, 0, None] for i in wanted}
+        counts: dict[int, list[Any]] = {i: [0, None, 0, None, None] for i in wanted}
         for activity in self.records.activities():
             entry = counts.get(activity.credential_id) if activity.credential_id else None
             if entry is None or not activity.ok:
@@ -709,6 +760,7 @@ class CredentialManager:
             if activity.action in USE_ACTIONS:
                 entry[0] += 1
                 entry[1] = activity.at
+                entry[4] = activity.actor
             elif activity.action == "refresh":
                 entry[2] += 1
                 entry[3] = activity.at
@@ -717,10 +769,17 @@ class CredentialManager:
         def moment(value: float | None) -> dt.datetime | None:
             return from_unix(value) if value is not None else None
 
-        return {
-            i: CredentialMetrics(i, c[0], moment(c[1]), c[2], moment(c[3]))
-            for i, c in counts.items()
-        }
+        def metrics(i: int, c: list[Any]) -> CredentialMetrics:
+            actor: Actor | None = c[4]
+            return CredentialMetrics(
+                i, c[0], moment(c[1]), c[2], moment(c[3]),
+                last_user=actor.user if actor else None,
+                last_ip=actor.ip if actor else None,
+                last_execution_id=actor.execution_id if actor else None,
+                last_workflow_id=actor.workflow_id if actor else None,
+            )  # fmt: skip
+
+        return {i: metrics(i, c) for i, c in counts.items()}
 
 
 class CredentialManagerBuilder:
@@ -744,8 +803,9 @@ class CredentialManagerBuilder:
         self._storage = storage
         return self
 
-    def cache_ttl(self, ttl: dt.timedelta) -> Self:
-        """How long a token stays in the in-process cache."""
+    def cache_ttl(self, ttl: Duration) -> Self:
+        """How long a token stays in the in-process cache: a timedelta or seconds
+        (the seed's ``Duration::from_secs(300)`` is ``300``); checked by `build`."""
         cache = self._config.cache_config
         return self.cache_config(cache._replace(ttl=ttl))
 
@@ -759,18 +819,41 @@ class CredentialManagerBuilder:
         self._config = self._config._replace(encryption_config=config)
         return self
 
+    def security_config(self, config: SecurityConfig) -> Self:
+        """What the manager refuses (`SecurityConfig.strict()`)."""
+        self._config = self._config._replace(security_config=config)
+        return self
+
+    def rotation_config(self, config: RotationConfig) -> Self:
+        """Rotation settings."""
+        self._config = self._config._replace(rotation_config=config)
+        return self
+
+    def audit_config(self, config: AuditConfig) -> Self:
+        """Audit settings (the trail is always on)."""
+        self._config = self._config._replace(audit_config=config)
+        return self
+
+    def performance_config(self, config: PerformanceConfig) -> Self:
+        """Performance settings (the vault lock timeout)."""
+        self._config = self._config._replace(performance_config=config)
+        return self
+
     def enable_audit_logging(self) -> Self:
-        """Record activity in the log (on by default)."""
-        self._config = self._config._replace(audit_logging=True)
+        """As the seed: record every operation.  credctl's audit trail is always on
+        (SPEC §7), so this states the default; it cannot be turned off."""
+        self._config = self._config._replace(audit_config=AuditConfig(enabled=True))
         return self
 
     def build(self) -> CredentialManager:
-        """The configured manager."""
+        """The configured manager; every setting is checked here (`InvalidInput`)."""
         return CredentialManager(self._config, storage=self._storage)
 
 
-def open_storage(backend: StorageBackend) -> CredentialStorage:
-    """Build the storage a `StorageBackend` describes."""
+def open_storage(
+    backend: StorageBackend, *, lock_timeout: dt.timedelta | None = None
+) -> CredentialStorage:
+    """Build the storage a `StorageBackend` describes (`lock_timeout`: the vault's)."""
     if backend.kind is StorageKind.MEMORY:
         from credctl.storage.memory import MemoryStorage
 
@@ -789,7 +872,10 @@ def open_storage(backend: StorageBackend) -> CredentialStorage:
     from credctl.vault.unlock import EnvironmentUnlocker, terminal_prompt
 
     path = backend.path or default_vault_path()
-    return VaultStorage(Vault(path), EnvironmentUnlocker(prompt=terminal_prompt()))
+    timeout = lock_timeout.total_seconds() if lock_timeout is not None else None
+    return VaultStorage(
+        Vault(path, lock_timeout=timeout), EnvironmentUnlocker(prompt=terminal_prompt())
+    )
 
 
 def _cache_name(owner: str, name: str) -> str:
@@ -797,14 +883,29 @@ def _cache_name(owner: str, name: str) -> str:
     return name if owner == "local" else f"{owner}/{name}"
 
 
-def _fresh_enough(token: Token, min_valid: dt.timedelta | None) -> bool:
-    """A cached token may be served unless it is close to expiry (then the record decides)."""
+def _check_unlock_policy(security: SecurityConfig) -> None:
+    """Refuse what `security` forbids before a vault is unlocked."""
+    import os
+
+    if not security.allow_env_passphrase and os.environ.get("CREDCTL_PASSPHRASE"):
+        raise AccessDenied(
+            "CREDCTL_PASSPHRASE is set, and this manager's security settings refuse a "
+            "passphrase in the environment (every process started from here inherits it)",
+            hint="unset it and use CREDCTL_PASSPHRASE_FILE, a session "
+            '(eval "$(credctl unlock)") or a CI key (CREDCTL_KEY)',
+        )
+
+
+def _fresh_enough(token: Token, min_valid: dt.timedelta | None, *, ahead: bool = True) -> bool:
+    """A cached token may be served unless it is close to expiry (then the record decides):
+    within the refresh-ahead window when `ahead`, else only once it has expired."""
     if token.expires_at is None:
         return True
     from credctl._time import utc_now
     from credctl.oauth.expiry import REFRESH_AHEAD
 
-    margin = max(dt.timedelta(seconds=REFRESH_AHEAD), min_valid or dt.timedelta(0))
+    window = dt.timedelta(seconds=REFRESH_AHEAD if ahead else 0)
+    margin = max(window, min_valid or dt.timedelta(0))
     return token.expires_at - utc_now() > margin
 
 

@@ -11,10 +11,23 @@ import datetime as dt
 import enum
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
-from credctl import _time
+from credctl import _time, health_status, manager_config
 from credctl.secret import SecretValue
+
+# Defined in their own modules, part of the model all the same.
+AuditConfig = manager_config.AuditConfig
+CacheConfig = manager_config.CacheConfig
+CacheStrategy = manager_config.CacheStrategy
+EncryptionAlgorithm = manager_config.EncryptionAlgorithm
+EncryptionConfig = manager_config.EncryptionConfig
+KeyDerivation = manager_config.KeyDerivation
+PerformanceConfig = manager_config.PerformanceConfig
+RotationConfig = manager_config.RotationConfig
+SecurityConfig = manager_config.SecurityConfig
+HealthState = health_status.HealthState
+HealthStatus = health_status.HealthStatus
 
 CredentialId = int
 
@@ -33,17 +46,24 @@ class UserContext(NamedTuple):
     ip: str | None = None
 
     @classmethod
+    def new(cls, user_id: str, ip: str | None = None) -> UserContext:
+        """The seed's ``UserContext::new(user_id, ip)``."""
+        return cls(user_id, ip)
+
+    @classmethod
     def system(cls) -> UserContext:
         """The local user acting on their own vault."""
         return cls("local")
 
 
 class CredentialContext(NamedTuple):
-    """Why a token is read: the execution and workflow asking for it."""
+    """Why a token is read: the user, the execution and workflow asking for it, and the
+    address the request came from (all kept in the audit trail and the metrics)."""
 
     user_id: str | None = None
     execution_id: str | None = None
     workflow_id: str | None = None
+    ip: str | None = None
 
     @classmethod
     def builder(cls) -> CredentialContextBuilder:
@@ -70,6 +90,11 @@ class CredentialContextBuilder:
     def workflow_id(self, value: str) -> CredentialContextBuilder:
         """Set the workflow id."""
         self._fields["workflow_id"] = value
+        return self
+
+    def ip(self, value: str) -> CredentialContextBuilder:
+        """Set the address the request came from."""
+        self._fields["ip"] = value
         return self
 
     def build(self) -> CredentialContext:
@@ -246,12 +271,21 @@ class StorageKind(enum.Enum):
     CUSTOM = "custom"
 
 
-class StorageBackend(NamedTuple):
-    """The seed's `StorageBackend` enum: ``Memory``, ``File(path)`` or ``Custom(storage)``."""
-
+class _StorageBackendFields(NamedTuple):
     kind: StorageKind
     path: Path | None = None
     storage: Any = None
+
+
+class StorageBackend(_StorageBackendFields):
+    """The seed's `StorageBackend` enum: ``Memory``, ``File(path)`` or ``Custom(storage)``.
+
+    Build one with `memory()`, `file(path)`, `custom(storage)`, or the seed's spellings
+    (SPEC §13): ``StorageBackend.Memory`` (the value itself, as the seed's unit
+    variant), ``StorageBackend.File(path=…)`` and ``StorageBackend.Custom(storage)``.
+    """
+
+    __slots__ = ()
 
     @classmethod
     def memory(cls) -> StorageBackend:
@@ -268,70 +302,36 @@ class StorageBackend(NamedTuple):
         """Any object that implements `credctl.storage.CredentialStorage`."""
         return cls(StorageKind.CUSTOM, storage=storage)
 
-
-class CacheStrategy(enum.Enum):
-    """How the token cache evicts entries."""
-
-    LRU = "lru"
-
-
-class CacheConfig(NamedTuple):
-    """The in-process token cache (`set_cache_config`)."""
-
-    enabled: bool = True
-    ttl: dt.timedelta = dt.timedelta(seconds=300)
-    max_size: int = 1000
-    strategy: CacheStrategy = CacheStrategy.LRU
-    refresh_ahead: bool = True
+    # The seed's spellings: constructors are aliases of the methods above; `Memory`,
+    # a variant without data, is a value (assigned below the class).
+    Memory: ClassVar[StorageBackend]
+    File = file
+    Custom = custom
 
 
-class EncryptionAlgorithm(enum.Enum):
-    """Body encryption; the vault format has exactly one."""
-
-    AES_256_GCM = "aes-256-gcm"
-
-
-class KeyDerivation(enum.Enum):
-    """Passphrase key derivation; the vault format has exactly one."""
-
-    ARGON2ID = "argon2id"
-
-
-class EncryptionConfig(NamedTuple):
-    """Encryption settings (`set_encryption_config`); the interval drives `health_check`."""
-
-    algorithm: EncryptionAlgorithm = EncryptionAlgorithm.AES_256_GCM
-    key_rotation_interval: dt.timedelta = dt.timedelta(days=90)
-    key_derivation: KeyDerivation = KeyDerivation.ARGON2ID
+StorageBackend.Memory = StorageBackend.memory()
 
 
 class ManagerConfig(NamedTuple):
-    """Everything `CredentialManager.with_config` takes."""
+    """Everything `CredentialManager.with_config` takes; checked when the manager is built.
+
+    The seed's six parts (`storage_backend`, `cache_config`, `security_config`,
+    `rotation_config`, `audit_config`, `performance_config`) and `encryption_config`
+    (the seed's `set_encryption_config`).  What each field does: docs/seed-000.md.
+    """
 
     storage_backend: StorageBackend = StorageBackend(StorageKind.FILE)
     cache_config: CacheConfig = CacheConfig()
+    security_config: SecurityConfig = SecurityConfig()
+    rotation_config: RotationConfig = RotationConfig()
+    audit_config: AuditConfig = AuditConfig()
+    performance_config: PerformanceConfig = PerformanceConfig()
     encryption_config: EncryptionConfig = EncryptionConfig()
-    audit_logging: bool = True
-
-
-class HealthState(enum.Enum):
-    """The three states of the seed's `HealthStatus`."""
-
-    HEALTHY = "healthy"
-    DEGRADED = "degraded"
-    UNHEALTHY = "unhealthy"
-
-
-class HealthStatus(NamedTuple):
-    """``Healthy``, ``Degraded(issues)`` or ``Unhealthy(error)``."""
-
-    state: HealthState
-    issues: tuple[str, ...] = ()
 
     @property
-    def exit_code(self) -> int:
-        """0, 1 or 2, as `credctl doctor` exits."""
-        return list(HealthState).index(self.state)
+    def audit_logging(self) -> bool:
+        """Whether activity is recorded: always (`AuditConfig`)."""
+        return self.audit_config.enabled
 
 
 class Metrics(NamedTuple):
@@ -353,13 +353,22 @@ class Metrics(NamedTuple):
 
 
 class CredentialMetrics(NamedTuple):
-    """One credential's usage (`get_credential_metrics`), persisted across processes."""
+    """One credential's usage (`get_credential_metrics`), persisted across processes.
+
+    The ``last_*`` fields say who made the last use, as the context of that call gave
+    them (`UserContext` user and ip, `CredentialContext` execution and workflow ids);
+    None where the call did not say or the log does not keep it.
+    """
 
     credential_id: CredentialId
     usage_count: int
     last_used: dt.datetime | None
     refresh_count: int
     last_refreshed: dt.datetime | None = None
+    last_user: str | None = None
+    last_ip: str | None = None
+    last_execution_id: str | None = None
+    last_workflow_id: str | None = None
 
 
 # -- interactive flows (seed: start_interactive_flow / complete_interactive_flow) --------
@@ -367,23 +376,44 @@ class CredentialMetrics(NamedTuple):
 FlowId = str
 
 
-class BrowserAuth(NamedTuple):
-    """The person opens `auth_url` in a browser; the provider redirects to `redirect_uri`."""
+class InteractionType:
+    """What a person must do to finish an `InteractiveFlow`: `BrowserAuth` or `DeviceCode`.
 
+    As the seed matches it: ``case InteractionType.BrowserAuth(auth_url=url): …``
+    (``case BrowserAuth(auth_url=url)`` is the same).
+    """
+
+    __slots__ = ()
+    BrowserAuth: ClassVar[type[BrowserAuth]]
+    DeviceCode: ClassVar[type[DeviceCode]]
+
+
+class _BrowserAuthFields(NamedTuple):
     auth_url: str
     redirect_uri: str
 
 
-class DeviceCode(NamedTuple):
-    """The person opens `verification_uri` on any device and types `user_code` (RFC 8628)."""
+class BrowserAuth(_BrowserAuthFields, InteractionType):
+    """The person opens `auth_url` in a browser; the provider redirects to `redirect_uri`."""
 
+    __slots__ = ()
+
+
+class _DeviceCodeFields(NamedTuple):
     verification_uri: str
     user_code: str
     verification_uri_complete: str | None = None
     interval: int = 5
 
 
-InteractionType = BrowserAuth | DeviceCode
+class DeviceCode(_DeviceCodeFields, InteractionType):
+    """The person opens `verification_uri` on any device and types `user_code` (RFC 8628)."""
+
+    __slots__ = ()
+
+
+InteractionType.BrowserAuth = BrowserAuth
+InteractionType.DeviceCode = DeviceCode
 
 
 class InteractiveFlow(NamedTuple):
@@ -397,7 +427,7 @@ class InteractiveFlow(NamedTuple):
 
     id: FlowId
     credential_type: str
-    interaction_type: InteractionType
+    interaction_type: BrowserAuth | DeviceCode
     expires_at: dt.datetime
     credential_name: str | None = None
     state: str | None = None

@@ -460,20 +460,25 @@ class RecordStore:
         action: str = "read_field",
         min_valid: float = 0.0,
         refresh: bool = True,
+        refresh_ahead: bool = True,
+        allow_plain_http: bool = True,
         require_owner: str | None = None,
         missing: list[tuple[SecretWant, NotFound]] | None = None,
     ) -> list[SecretRecord | None]:
         """The credentials `wants` name, from one snapshot, ready for secret use.
 
         An oauth2 credential whose access token is wanted is renewed first when it
-        expires within the refresh-ahead window or `min_valid` seconds (unless
-        `refresh` is False), and `Expired` (exit 7) when it has expired and cannot
-        be renewed.  `require_owner` refuses another owner's credential
-        (`AccessDenied`).  A named field the credential does not have is `NotFound`.
-        With a `missing` list, a credential or field that does not exist is noted
-        there (and None returned in its place) instead of raised, so a caller can
-        name every missing one at once.  Each credential read is logged
-        once as `action`; nothing is handed out unless every read was logged.
+        expires within the refresh-ahead window (once it has expired, if
+        `refresh_ahead` is False) or `min_valid` seconds (unless `refresh` is False),
+        and `Expired` (exit 7) when it has expired and cannot be renewed; one that was
+        never logged in starts a login (`InteractionRequired`, exit 4).  Without
+        `allow_plain_http`, a provider on plain http is never asked.  `require_owner`
+        refuses another owner's credential (`AccessDenied`).  A named field the
+        credential does not have is `NotFound`.  With a `missing` list, a credential
+        or field that does not exist is noted there (and None returned in its place)
+        instead of raised, so a caller can name every missing one at once.  Each
+        credential read is logged once as `action`; nothing is handed out unless every
+        read was logged.
         """
         view = self.view(actor)
         loaded: dict[int, SecretRecord] = {}
@@ -506,8 +511,10 @@ class RecordStore:
                 if secret.uses_access_token(want.fields):
                     from credctl.records import oauth
 
-                    secret = oauth.current(self, secret, actor, min_valid=min_valid,
-                                           refresh=refresh)  # fmt: skip
+                    secret = oauth.current(
+                        self, secret, actor, min_valid=min_valid, refresh=refresh,
+                        ahead=refresh_ahead, plain_http=allow_plain_http,
+                    )  # fmt: skip
                 loaded[credential.id] = secret
                 found.append(secret)
         except CredentialError as exc:
