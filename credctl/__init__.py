@@ -36,6 +36,8 @@ from credctl.errors import (
 )
 
 if TYPE_CHECKING:
+    from credctl.audit.model import AuditAction, AuditEntry, AuditFilter, ExportFormat
+    from credctl.audit.service import AuditVerification
     from credctl.manager import CredentialManager, CredentialManagerBuilder
     from credctl.model import (
         CacheConfig,
@@ -64,6 +66,11 @@ _LAZY = {
     "CredentialManagerBuilder": "credctl.manager",
     "SecretValue": "credctl.secret",
     "CredentialStorage": "credctl.storage",
+    "AuditAction": "credctl.audit.model",
+    "AuditEntry": "credctl.audit.model",
+    "AuditFilter": "credctl.audit.model",
+    "ExportFormat": "credctl.audit.model",
+    "AuditVerification": "credctl.audit.service",
     **{
         name: "credctl.model"
         for name in (
@@ -87,6 +94,10 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "AccessDenied",
+    "AuditAction",
+    "AuditEntry",
+    "AuditFilter",
+    "AuditVerification",
     "CacheConfig",
     "CacheStrategy",
     "Credential",
@@ -104,6 +115,7 @@ __all__ = [
     "EncryptionError",
     "ExitCode",
     "Expired",
+    "ExportFormat",
     "FlowExpired",
     "HealthState",
     "HealthStatus",

@@ -50,6 +50,8 @@ from credctl.storage.base import CredentialStorage
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from credctl.audit.model import AuditEntry, AuditFilter, ExportFormat
+    from credctl.audit.service import AuditVerification
     from credctl.records.oauth import RefreshReport
     from credctl.records.stored import StoredCredential
     from credctl.token_cache import TokenCache
@@ -557,9 +559,85 @@ class CredentialManager:
                 broken += 1
         if broken:
             issues.append(f"{broken} credential(s) fail their type's validation")
+        verification = self._verify_quietly()
+        if verification is not None and verification.verified is False:
+            return HealthStatus(
+                HealthState.UNHEALTHY, (*issues, f"audit: {verification.describe()}")
+            )
+        if verification is not None and verification.torn_bytes:
+            issues.append(
+                f"audit: the last entry of the trail is torn ({verification.torn_bytes} bytes "
+                "cut off by a writer that died); the next operation repairs it"
+            )
         if issues:
             return HealthStatus(HealthState.DEGRADED, tuple(issues))
         return HealthStatus(HealthState.HEALTHY)
+
+    def _verify_quietly(self) -> AuditVerification | None:
+        """The trail's verification for `health_check` (not itself an audited read)."""
+        from credctl.audit import service
+
+        if service.trail_of(self.records) is None:
+            return None
+        return service.load(self.records, verify=True)[1]
+
+    # -- audit (SPEC §7, §13) ----------------------------------------------------------
+
+    def get_audit_logs(self, filter: AuditFilter | None = None) -> list[AuditEntry]:
+        """The trail's entries that `filter` lets through, oldest first (logged ``audit_list``)."""
+        from credctl.audit import service
+
+        entries, _ = service.load(self.records, verify=False)
+        chosen = service.select(entries, filter)
+        described = filter.describe() if filter is not None else "all entries"
+        service.log(self.records, "audit_list", self._actor(),
+                    f"{len(chosen)} entries; {described}")  # fmt: skip
+        return chosen
+
+    def export_audit_report(
+        self, format: ExportFormat | str, filter: AuditFilter | None = None
+    ) -> bytes:
+        """The entries `filter` lets through as a JSON, CSV or PDF report (``audit_export``).
+
+        Every report states the filter, the counts, the trail's head and whether the
+        trail verified.  PDF needs reportlab (``pip install 'credctl[pdf]'``).
+        """
+        from credctl.audit import service
+
+        return service.export(self.records, self._actor(), format, filter)
+
+    def verify_audit_trail(self, checkpoint: str | bytes | None = None) -> AuditVerification:
+        """Check every entry's seal and place in the chain, the head the vault recorded,
+        and, given the text of a checkpoint, that the trail still extends it.
+
+        Returns the result (``verified`` False names the first bad seq) and logs
+        ``audit_verify``; a checkpoint that is not one, or not this vault's, raises.
+        """
+        from credctl.audit import service
+        from credctl.errors import AuditTamperedError
+
+        _, result = service.load(self.records, verify=True, checkpoint=checkpoint)
+        failed = result.verified is False
+        service.log(self.records, "audit_verify", self._actor(), result.describe(), ok=not failed,
+                    error=AuditTamperedError.__name__ if failed else None)  # fmt: skip
+        return result
+
+    def audit_checkpoint(self) -> str:
+        """A MACed checkpoint of the verified trail's head, to keep elsewhere.
+
+        Its own ``audit_checkpoint`` entry is part of it.
+        """
+        from credctl.audit import service
+
+        return service.checkpoint(self.records, self._actor())
+
+    def prune_audit_trail(self, before: dt.datetime) -> int:
+        """Remove the entries older than `before` (the rest stays verifiable); how many."""
+        from credctl.audit import service
+
+        if before.tzinfo is None:
+            raise InvalidInput("prune_audit_trail needs an aware datetime (with a time zone)")
+        return service.prune(self.records, self._actor(), before)
 
     def get_metrics(self) -> Metrics:
         """Totals, cache hit rate (this process) and refresh times (activity log)."""

@@ -76,6 +76,7 @@ app.callback()(_root)
 
 def _register() -> None:
     from credctl.cli import (
+        audit_commands,
         credential_commands,
         doctor,
         key_commands,
@@ -92,6 +93,7 @@ def _register() -> None:
     oauth_commands.register(app)
     doctor.register(app)
     render_command.register(app)
+    audit_commands.register(app)
 
 
 _register()

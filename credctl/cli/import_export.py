@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 
 MAX_IMPORT: Final = 64 * 1024 * 1024
 # Vault settings that belong to one vault file and are not copied into a backup.
-OWN_SETTINGS: Final = frozenset({"created", "data_key_created", "last_slot_id"})
+OWN_SETTINGS: Final = frozenset({"created", "data_key_created", "last_slot_id", "audit"})
 
 
 def register(app: typer.Typer) -> None:
@@ -284,6 +284,9 @@ def export_command(
     created = target.create(passphrase, kdf, backup_count=opened.backup_count, meta=settings)
     count = copy_records(opened, target, created.data_key)
     target.file.remove_backups()  # the empty first generation is no backup worth keeping
+    from credctl.audit.events import record_vault_event
+
+    record_vault_event(source, "export", data_key=opened.data_key, detail=f"{count} credentials")
     output.info(
         f"exported {count} credential(s) to {target.path} (Argon2id m={kdf.memory_kib // 1024} "
         f"MiB, t={kdf.time_cost}, p={kdf.parallelism}); restore with `credctl import "

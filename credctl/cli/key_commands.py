@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from credctl.audit.events import record_vault_event
 from credctl.cli import output
 from credctl.cli.context import CliContext
 from credctl.errors import InvalidInput, NotFound
@@ -45,6 +46,7 @@ def add_ci_command(
         raise InvalidInput(f"the label is longer than {MAX_LABEL_BYTES} bytes")
     with cli.vault().edit(cli.unlocker()) as txn:
         key = txn.add_ci_key(label)
+    record_vault_event(cli.vault(), "key_add", data_key=txn.data_key, detail=f"slot {key.slot_id}")
     output.data(key.encode())
     output.info(
         f"added CI key {key.slot_id}; it is shown only now — store it as CREDCTL_KEY",
@@ -100,4 +102,5 @@ def remove_command(
                 hint="change the passphrase with `credctl passwd` instead",
             )
         txn.slots = remaining
+    record_vault_event(vault, "key_remove", data_key=txn.data_key, detail=f"slot {slot_id}")
     output.info(f"removed key slot {slot_id}", quiet=cli.quiet)

@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from credctl.audit.events import record_if_unlocked, record_vault_event
 from credctl.cli import output
 from credctl.cli.context import CliContext
 from credctl.cli.prompts import new_passphrase, require_new_passphrase
@@ -61,6 +62,7 @@ def init_command(
         can_prompt=cli.stdin_is_tty,
     )  # fmt: skip
     opened = vault.create(passphrase, params, backup_count=backups)
+    record_vault_event(vault, "init", data_key=opened.data_key)
     output.info(
         f"created vault {vault.path} (Argon2id m={kdf_memory} MiB, t={kdf_time}, "
         f"p={kdf_parallelism}; id {opened.vault_id.hex()[:12]})",
@@ -95,6 +97,7 @@ def unlock_command(
     unlocker = cli.unlocker()
     unlocker.env = {k: v for k, v in unlocker.env.items() if k != "CREDCTL_SESSION"}
     opened = vault.open(unlocker)
+    record_vault_event(vault, "unlock", data_key=opened.data_key)
     if remember:
         from credctl.vault import keyring_store
 
@@ -120,6 +123,7 @@ def lock_command(ctx: typer.Context) -> None:
     """
     cli: CliContext = ctx.obj
     vault = cli.vault()
+    record_if_unlocked(vault, "lock")  # before the sessions end: one of them may unlock
     ended = sessions.revoke_all(vault.file)
     vault_id = None
     with contextlib.suppress(Exception):
@@ -170,6 +174,7 @@ def passwd_command(
         params.check_for_init()
         slot = keys.passphrase_slot(txn.vault_id, txn.next_slot_id(), new, params, txn.data_key)
         txn.slots = [s for s in txn.slots if s.slot_type is not SlotType.PASSPHRASE] + [slot]
+    record_vault_event(vault, "passwd", data_key=txn.data_key)
     output.info("passphrase changed", quiet=cli.quiet)
 
 
@@ -200,6 +205,7 @@ def rekey_command(ctx: typer.Context) -> None:
         txn.body.meta["data_key_created"] = int(time.time())
         txn.slots = [keys.passphrase_slot(txn.vault_id, txn.next_slot_id(), passphrase,
                                           params, txn.data_key)]  # fmt: skip
+    record_vault_event(vault, "rekey", data_key=txn.data_key, replaced_key=opened.data_key)
     sessions.revoke_all(vault.file)
     from credctl.vault import keyring_store
 
