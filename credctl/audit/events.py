@@ -10,10 +10,11 @@ they record their entry here, each with one call:
   ``rekey``, ``unlock``): the entry is written when the block ends, with the
   error kind if it raised, before anything the command prints afterwards.
 
-An operation that wrote the vault (`WRITES`) records its entry in a vault
-write of its own, so the trail's head is in the vault.  An operation refused
-before the vault could be unlocked (no unlock source, wrong passphrase) cannot
-be sealed and leaves no entry.
+These entries are appended like a read's: no vault write of their own (that
+would double the generations, and push real ones out of the kept backups), so
+the trail's head is recorded again by the next credential write.  An operation
+refused before the vault could be unlocked (no unlock source, wrong passphrase)
+cannot be sealed and leaves no entry.
 
 A `rekey` replaces the data key the trail's keys come from: before the key is
 used, `audited` makes sure the vault stores the current epoch's root (so
@@ -32,11 +33,10 @@ from credctl.errors import CredentialError
 from credctl.records.activity import Activity, Actor, os_user
 
 if TYPE_CHECKING:
+    from credctl.storage.vault_storage import VaultStorage
     from credctl.vault.format import ParsedFile
     from credctl.vault.store import Unlocker, Vault
 
-#: Vault-level actions that write the vault (their entry records the head in a write).
-WRITES: Final = frozenset({"init", "key_add", "key_remove", "passwd", "rekey"})
 #: Actions that may replace the data key (`passwd --rekey`, `key remove --rekey`, `rekey`).
 REKEYING: Final = frozenset({"key_remove", "passwd", "rekey"})
 
@@ -149,17 +149,28 @@ def record_vault_event(
             raise
         _append_with_old_key(vault, unlocker, activity)
         return
-    if action in WRITES and error is None:
-        with storage.writer() as draft:
-            if replaced_key is not None:
-                from credctl.audit.trail import prepared
+    if replaced_key is not None:
+        _store_epochs(storage, replaced_key)
+    trail.append(activity)
 
-                vault_id, data_key = storage.trail_identity()
-                prepared(draft.meta, vault_id, seal.epoch_root(data_key, vault_id),
-                         earlier=seal.epoch_root(replaced_key, vault_id))  # fmt: skip
-            trail.append_batch([activity], draft.meta)
-    else:
-        trail.append(activity)
+
+def _store_epochs(storage: VaultStorage, replaced_key: bytes) -> None:
+    """After a rekey: keep the replaced key's epoch (a vault write, unless already stored).
+
+    The new key's epoch needs no write: it is derived from the key in use.
+    """
+    from credctl.audit.trail import prepared
+    from credctl.vault.crypto import checks_equal
+
+    vault_id, data_key = storage.trail_identity()
+    root = seal.epoch_root(data_key, vault_id)
+    earlier = seal.epoch_root(replaced_key, vault_id)
+    settings = storage.trail_settings()
+    stored = seal.TrailConfig.from_settings(settings.get(seal.SETTINGS_KEY), vault_id)
+    if stored is not None and any(checks_equal(earlier, r) for r in stored.epochs):
+        return
+    with storage.writer() as draft:
+        prepared(draft.meta, vault_id, root, earlier=earlier)
 
 
 def record_if_unlocked(vault: Vault, action: str, *, actor: Actor | None = None) -> bool:
