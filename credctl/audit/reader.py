@@ -98,6 +98,18 @@ def read_trail(
             if folder is not None
             else []
         )
+    return examine(config, contents, verify=verify, decrypt=decrypt, checkpoint=checkpoint)
+
+
+def examine(
+    config: seal.TrailConfig,
+    contents: list[bytes],
+    *,
+    verify: bool = True,
+    decrypt: bool = True,
+    checkpoint: Checkpoint | None = None,
+) -> TrailReport:
+    """Walk the segments' `contents` (oldest first) against the trail's settings."""
     report = TrailReport(config)
     _walk(report, contents, verify=verify, decrypt=decrypt)
     if verify:
