@@ -82,6 +82,8 @@ class CredentialManager:
         self._store: RecordStore | None = None
         self._origin = origin
         self._token_cache: TokenCache | None = None
+        #: Names of cached tokens' credentials, for the audit entries of cache hits.
+        self._cached_names: dict[int, str] = {}
 
     # -- construction (seed: new / with_config / builder) --------------------------
 
@@ -282,7 +284,8 @@ class CredentialManager:
         if cache.enabled:
             hit = self._cached(ref, stamp, min_valid, require_owner)
             if hit is not None:
-                self.records.log(Activity("get_token", hit.credential_id, None, actor=actor))
+                name = self._cached_names.get(hit.credential_id)
+                self.records.log(Activity("get_token", hit.credential_id, name, actor=actor))
                 return hit
         seconds = min_valid.total_seconds() if min_valid is not None else 0.0
         (secret,) = self.records.read_secrets(
@@ -297,6 +300,7 @@ class CredentialManager:
             deadline = time.monotonic() + cache.ttl.total_seconds()
             entry = CacheEntry(token, secret.credential.owner, deadline, stamp)
             self._cache.store(secret.credential.name, entry, cache.max_size)
+            self._cached_names[secret.credential.id] = secret.credential.name
         return token
 
     def _cached(
