@@ -185,6 +185,7 @@ class RecordTransaction(RecordView):
         owner = self._actor.owner
         seen = self._idempotent(request, owner, idempotency_key)
         if seen is not None:
+            self.subject = seen  # the repeat is logged against the credential it returns
             return seen
         meta = self._draft.meta
         credential_id = int(meta.get("next_id", 1))
