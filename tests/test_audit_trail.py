@@ -37,7 +37,7 @@ from tests.conftest import PASSPHRASE, RunCli
 
 FIELDS = [
     "seq", "timestamp", "action", "credential_id", "credential_name", "user", "host", "ip",
-    "execution_id", "workflow_id", "origin", "outcome", "error", "detail",
+    "execution_id", "workflow_id", "origin", "outcome", "error", "detail", "duration_ms",
 ]  # fmt: skip
 
 

@@ -155,7 +155,7 @@ class AuditEntry(NamedTuple):
         )
 
     def to_json(self) -> dict[str, Any]:
-        """The `audit list --json` object (SPEC §13), plus `detail`."""
+        """The `audit list --json` object (SPEC §13), plus `detail` and `duration_ms`."""
         return {
             "seq": self.seq,
             "timestamp": timestamp_text(self.timestamp),
@@ -171,6 +171,7 @@ class AuditEntry(NamedTuple):
             "outcome": self.outcome,
             "error": self.error,
             "detail": self.detail,
+            "duration_ms": self.duration_ms,
         }
 
 
