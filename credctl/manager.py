@@ -583,7 +583,7 @@ class CredentialManager:
 
         if service.trail_of(self.records) is None:
             return None
-        return service.load(self.records, verify=True)[1]
+        return service.load(self.records, verify=True, decrypt=False)[1]
 
     # -- audit (SPEC §7, §13) ----------------------------------------------------------
 
@@ -591,8 +591,7 @@ class CredentialManager:
         """The trail's entries that `filter` lets through, oldest first (logged ``audit_list``)."""
         from credctl.audit import service
 
-        entries, _ = service.load(self.records, verify=False)
-        chosen = service.select(entries, filter)
+        chosen, _ = service.load(self.records, verify=False, chosen=filter)
         described = filter.describe() if filter is not None else "all entries"
         service.log(self.records, "audit_list", self._actor(),
                     f"{len(chosen)} entries; {described}")  # fmt: skip
@@ -620,7 +619,7 @@ class CredentialManager:
         from credctl.audit import service
         from credctl.errors import AuditTamperedError
 
-        _, result = service.load(self.records, verify=True, checkpoint=checkpoint)
+        _, result = service.load(self.records, verify=True, checkpoint=checkpoint, decrypt=False)
         failed = result.verified is False
         service.log(self.records, "audit_verify", self._actor(), result.describe(), ok=not failed,
                     error=AuditTamperedError.__name__ if failed else None)  # fmt: skip

@@ -130,27 +130,29 @@ class AuditEntry(NamedTuple):
     def from_fields(cls, seq: int, fields: Mapping[str, Any]) -> AuditEntry:
         """An entry from its decrypted fields."""
 
-        def text(name: str) -> str | None:
-            value = fields.get(name)
-            return None if value is None else str(value)
-
-        credential_id = fields.get("credential_id")
-        duration = fields.get("duration_ms")
+        get = fields.get
+        name, user, host, ip, execution, workflow, origin, error, detail = (
+            None if (value := get(key)) is None else str(value)
+            for key in ("credential_name", "user", "host", "ip", "execution_id", "workflow_id",
+                        "origin", "error", "detail")
+        )  # fmt: skip
+        credential_id = get("credential_id")
+        duration = get("duration_ms")
         return cls(
             seq=seq,
-            timestamp=parse_rfc3339(str(fields["timestamp"])),
+            timestamp=entry_time(str(fields["timestamp"])),
             action=str(fields["action"]),
             credential_id=credential_id if isinstance(credential_id, int) else None,
-            credential_name=text("credential_name"),
-            user=text("user"),
-            host=text("host"),
-            ip=text("ip"),
-            execution_id=text("execution_id"),
-            workflow_id=text("workflow_id"),
-            origin=text("origin"),
-            outcome=str(fields.get("outcome", "ok")),
-            error=text("error"),
-            detail=text("detail"),
+            credential_name=name,
+            user=user,
+            host=host,
+            ip=ip,
+            execution_id=execution,
+            workflow_id=workflow,
+            origin=origin,
+            outcome=str(get("outcome", "ok")),
+            error=error,
+            detail=detail,
             duration_ms=float(duration) if isinstance(duration, int | float) else None,
         )
 
@@ -218,6 +220,31 @@ class AuditFilter(NamedTuple):
             and (self.outcome is None or entry.outcome == self.outcome)
             and (self.since is None or entry.timestamp >= self.since)
             and (self.until is None or entry.timestamp <= self.until)
+        )
+
+    def matches_fields(self, fields: Mapping[str, Any]) -> bool:
+        """`matches` on an entry's decrypted fields, before an `AuditEntry` is built."""
+        get = fields.get
+        by_credential = self.credential_id is not None or self.credential_name is not None
+        if by_credential and not (
+            (self.credential_id is not None and get("credential_id") == self.credential_id)
+            or (
+                self.credential_name is not None and get("credential_name") == self.credential_name
+            )
+        ):
+            return False
+        if (
+            (self.action_type is not None and get("action") != self.action_type)
+            or (self.user_id is not None and get("user") != self.user_id)
+            or (self.workflow_id is not None and get("workflow_id") != self.workflow_id)
+            or (self.outcome is not None and get("outcome", "ok") != self.outcome)
+        ):
+            return False
+        if self.since is None and self.until is None:
+            return True
+        moment = entry_time(str(fields["timestamp"]))
+        return (self.since is None or moment >= self.since) and (
+            self.until is None or moment <= self.until
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -294,6 +321,16 @@ class AuditFilterBuilder:
     def build(self) -> AuditFilter:
         """The finished filter."""
         return AuditFilter(**self._fields)
+
+
+def entry_time(text: str) -> dt.datetime:
+    """An entry's timestamp (fast for the form credctl writes; any RFC 3339 is accepted)."""
+    if len(text) == 24 and text[10] == "T" and text[19] == "." and text[23] == "Z":
+        try:
+            return dt.datetime.fromisoformat(text)
+        except ValueError:
+            pass
+    return parse_rfc3339(text)
 
 
 def timestamp_text(moment: dt.datetime) -> str:

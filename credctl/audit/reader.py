@@ -15,8 +15,8 @@ import hmac
 import json
 from typing import TYPE_CHECKING, Any
 
-from credctl._time import parse_rfc3339
 from credctl.audit import seal
+from credctl.audit.model import entry_time
 from credctl.records.activity import Activity, Actor
 
 if TYPE_CHECKING:
@@ -232,8 +232,7 @@ def _open(
             line.nonce, line.ct, seal.aad(vault_id, line.seq, line.epoch, prev)
         )
         fields = json.loads(plaintext)
-        parse_rfc3339(fields["timestamp"])
-        if not isinstance(fields["action"], str):
+        if not (isinstance(fields["action"], str) and isinstance(fields["timestamp"], str)):
             return None
     except Exception:  # noqa: BLE001 - any failure means the entry cannot be read
         return None
@@ -256,7 +255,7 @@ def activity_of(seq: int, fields: dict[str, Any]) -> Activity:
         fields.get("credential_id"),
         fields.get("credential_name"),
         actor=actor,
-        at=parse_rfc3339(fields["timestamp"]).timestamp(),
+        at=entry_time(fields["timestamp"]).timestamp(),
         outcome=str(fields.get("outcome", "ok")),
         error=fields.get("error"),
         duration_ms=float(duration) if duration is not None else None,

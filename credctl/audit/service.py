@@ -103,9 +103,15 @@ def verification(report: TrailReport) -> AuditVerification:
 
 
 def load(
-    store: RecordStore, *, verify: bool, checkpoint: str | bytes | None = None
+    store: RecordStore,
+    *,
+    verify: bool,
+    checkpoint: str | bytes | None = None,
+    chosen: AuditFilter | None = None,
+    decrypt: bool = True,
 ) -> tuple[list[AuditEntry], AuditVerification]:
-    """Every entry, oldest first, and what verifying the trail found."""
+    """The entries `chosen` lets through (all by default), oldest first, and what
+    verifying the trail found (nothing is decrypted without `decrypt`)."""
     trail = trail_of(store)
     if trail is None:
         if checkpoint is not None:
@@ -114,16 +120,17 @@ def load(
         last = entries[-1].seq if entries else None
         plain = AuditVerification(None, len(entries), entries[0].seq if entries else None,
                                   last, last, None)  # fmt: skip
-        return entries, plain
+        return select(entries, chosen), plain
     from credctl.audit import checkpoint as checkpoints
     from credctl.audit.reader import read_trail
 
     parsed = checkpoints.parse(checkpoint, trail.config()) if checkpoint is not None else None
-    report = read_trail(trail, verify=verify, checkpoint=parsed)
+    report = read_trail(trail, verify=verify, decrypt=decrypt, checkpoint=parsed)
     entries = []
     for seq, fields in report.entries:
         try:
-            entries.append(AuditEntry.from_fields(seq, fields))
+            if chosen is None or chosen.matches_fields(fields):
+                entries.append(AuditEntry.from_fields(seq, fields))
         except (KeyError, TypeError, ValueError):
             continue  # authenticated, yet not an entry this version understands
     return entries, verification(report)
@@ -180,8 +187,7 @@ def export(
     except ValueError:
         raise InvalidInput(f"unknown export format {output!r}", hint="use json, csv or pdf") \
             from None  # fmt: skip
-    entries, verified = load(store, verify=True)
-    selected = select(entries, chosen)
+    selected, verified = load(store, verify=True, chosen=chosen)
     report = exporters.Report(selected, chosen or AuditFilter(), verified)
     data = exporters.render(kind, report)
     log(store, "audit_export", actor, f"{kind.value}: {len(selected)} entries; "
