@@ -137,7 +137,10 @@ class AuditTrail:
                         ))  # fmt: skip
                 size = segment.size()
                 if size >= segment_limit():
-                    first = seal.parse_line(self.files.first_line(folder, CURRENT)).seq
+                    try:
+                        first = seal.parse_line(self.files.first_line(folder, CURRENT)).seq
+                    except ValueError:  # a damaged first line (verify names it): order by tail
+                        first = seq
                     self.files.archive_current(folder, first)
                     segment.close()
                     segment = self.files.open_current(folder)
