@@ -325,3 +325,57 @@ def test_entries_are_sealed_on_disk(run_cli: RunCli, initialized_vault: Path, tm
     assert len(base64.b64decode(nonce)) == 12 and len(base64.b64decode(mac.strip())) == 32
     assert os.stat(current_log(initialized_vault)).st_mode & 0o777 == 0o600
     assert os.stat(audit_dir(initialized_vault)).st_mode & 0o777 == 0o700
+
+
+def test_audited_records_vault_methods_and_their_failures(
+    run_cli: RunCli, initialized_vault: Path, tmp_path: Path
+) -> None:
+    """`audited` wraps a `Vault` method that takes an unlocker (as `key`, `passwd` do)."""
+    from credctl.audit.events import audited
+    from credctl.errors import InvalidInput
+    from credctl.vault import EnvironmentUnlocker, Vault, crypto, keys
+    from credctl.vault.crypto import KdfParams
+
+    add_token(run_cli, tmp_path, "gh")
+    vault = Vault(initialized_vault)
+    env_unlocker = EnvironmentUnlocker(env=PASS_ENV)
+    with audited(vault, "key_add", env_unlocker) as unlocker, vault.edit(unlocker) as txn:
+        txn.add_ci_key("audited")
+
+    def refuse() -> None:
+        with audited(vault, "key_remove", EnvironmentUnlocker(env=PASS_ENV)) as unlocker:
+            vault.open(unlocker)
+            raise InvalidInput("refused on purpose")
+
+    def locked() -> None:
+        with audited(vault, "passwd", EnvironmentUnlocker(env={})) as unlocker:
+            vault.open(unlocker)  # never unlocked: nothing can be sealed
+
+    with pytest.raises(InvalidInput):
+        refuse()
+    with pytest.raises(Exception, match="locked"):
+        locked()
+    # A rekey inside the block: its entry is the last one sealed under the old key.
+    new_passphrase = "after the audited rekey (fake)"
+    with audited(
+        vault, "rekey", EnvironmentUnlocker(env=PASS_ENV, passphrase_only=True)
+    ) as unlocker:
+        opened = vault.open(unlocker)
+        assert unlocker.used_passphrase == PASSPHRASE.encode()
+        with vault.edit(data_key=opened.data_key) as txn:
+            txn.data_key = crypto.random_bytes(crypto.KEY_SIZE)
+            txn.slots = [keys.passphrase_slot(txn.vault_id, txn.next_slot_id(),
+                                              new_passphrase.encode(), KdfParams(19 * 1024, 2, 1),
+                                              txn.data_key)]  # fmt: skip
+    after = {"CREDCTL_PASSPHRASE": new_passphrase}
+    ok(run_cli("get-token", "gh", env=after))
+    assert ok(run_cli("audit", "verify", env=after)).stdout.startswith("the audit trail verifies")
+    listed = json.loads(ok(run_cli("audit", "list", "--json", env=after)).stdout)
+    assert [(e["action"], e["outcome"], e["error"]) for e in listed[2:6]] == [
+        ("key_add", "ok", None),
+        ("key_remove", "error", "InvalidInput"),
+        ("rekey", "ok", None),
+        ("get_token", "ok", None),
+    ]
+    epochs = [line.split(b" ")[1] for line in read_lines(initialized_vault)]
+    assert epochs[4] == b"1" and epochs[5] == b"2"  # the rekey entry, then the next epoch

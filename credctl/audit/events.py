@@ -70,6 +70,8 @@ class RememberingUnlocker:
         self.found: tuple[bytes, str] | None = None
         self.vault_id: bytes | None = None
         self.settings: Mapping[str, Any] = {}
+        #: The passphrase the inner unlocker used, if it tells (a rekey re-wraps with it).
+        self.used_passphrase: bytes | None = None
 
     def __repr__(self) -> str:  # never the key
         return f"RememberingUnlocker({self.inner!r})"
@@ -78,6 +80,7 @@ class RememberingUnlocker:
         """The inner unlocker's answer, asked once."""
         if self.found is None:
             found = self.inner.unlock(vault, parsed)
+            self.used_passphrase = getattr(self.inner, "used_passphrase", None)
             self.vault_id = parsed.header.vault_id
             if self.store_epoch:
                 self.settings = _store_epoch(vault, found[0])

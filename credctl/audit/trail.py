@@ -21,7 +21,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from credctl.audit import seal
 from credctl.audit.files import CURRENT, TrailFiles, segment_limit
@@ -29,17 +29,20 @@ from credctl.errors import VaultBusyError
 from credctl.records.activity import Activity
 from credctl.vault.crypto import checks_equal
 
+if TYPE_CHECKING:
+    from typing import Protocol
 
-class TrailHost(Protocol):
-    """What the trail needs from the vault backend it belongs to."""
+    # Only for type checking: building a Protocol class costs get-token time.
+    class TrailHost(Protocol):
+        """What the trail needs from the vault backend it belongs to."""
 
-    def trail_identity(self) -> tuple[bytes, bytes]:
-        """(vault id, data key) of the open vault, unlocking it if needed."""
-        ...
+        def trail_identity(self) -> tuple[bytes, bytes]:
+            """(vault id, data key) of the open vault, unlocking it if needed."""
+            ...
 
-    def trail_settings(self) -> Mapping[str, Any]:
-        """The settings of the generation the backend last read."""
-        ...
+        def trail_settings(self) -> Mapping[str, Any]:
+            """The settings of the generation the backend last read."""
+            ...
 
 
 class AuditTrail:
