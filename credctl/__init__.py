@@ -36,6 +36,8 @@ from credctl.errors import (
 )
 
 if TYPE_CHECKING:
+    from credctl.audit.model import AuditAction, AuditEntry, AuditFilter, ExportFormat
+    from credctl.audit.service import AuditVerification
     from credctl.manager import CredentialManager, CredentialManagerBuilder
     from credctl.model import (
         AuditConfig,
@@ -79,6 +81,11 @@ _LAZY = {
     "retry": "credctl.recovery",
     "SecretValue": "credctl.secret",
     "CredentialStorage": "credctl.storage",
+    "AuditAction": "credctl.audit.model",
+    "AuditEntry": "credctl.audit.model",
+    "AuditFilter": "credctl.audit.model",
+    "ExportFormat": "credctl.audit.model",
+    "AuditVerification": "credctl.audit.service",
     **{
         name: "credctl.model"
         for name in (
@@ -109,7 +116,11 @@ if not TYPE_CHECKING:
 
 __all__ = [
     "AccessDenied",
+    "AuditAction",
     "AuditConfig",
+    "AuditEntry",
+    "AuditFilter",
+    "AuditVerification",
     "BrowserAuth",
     "CacheConfig",
     "CacheStrategy",
@@ -132,6 +143,7 @@ __all__ = [
     "EncryptionError",
     "ExitCode",
     "Expired",
+    "ExportFormat",
     "FlowExpired",
     "FlowId",
     "HealthState",

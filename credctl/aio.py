@@ -190,6 +190,11 @@ class AsyncCredentialManager:
     get_metrics = _in_thread(CredentialManager.get_metrics)
     get_credential_metrics = _in_thread(CredentialManager.get_credential_metrics)
     usage_report = _in_thread(CredentialManager.usage_report)
+    get_audit_logs = _in_thread(CredentialManager.get_audit_logs)
+    export_audit_report = _in_thread(CredentialManager.export_audit_report)
+    verify_audit_trail = _in_thread(CredentialManager.verify_audit_trail)
+    audit_checkpoint = _in_thread(CredentialManager.audit_checkpoint)
+    prune_audit_trail = _in_thread(CredentialManager.prune_audit_trail)
 
 
 class AsyncCredentialManagerBuilder(CredentialManagerBuilder):

@@ -316,6 +316,14 @@ class VaultBusyError(StorageError):
     retryable = True
 
 
+class AuditUnavailableError(StorageError):
+    """The audit trail cannot be written, so the operation was refused (fail closed)."""
+
+
+class AuditTamperedError(VaultCorruptError):
+    """The audit trail does not verify: an entry was edited, removed, inserted or reordered."""
+
+
 class KeyringUnavailableError(StorageError):
     """No usable OS keyring backend is available."""
 

@@ -47,6 +47,7 @@ from credctl.model import (
     StorageKind,
     Token,
     UserContext,
+    checked_manager_config,
 )
 from credctl.records.activity import Activity, Actor, os_user
 from credctl.records.secrets import TOKEN, SecretRecord, SecretWant
@@ -57,6 +58,8 @@ from credctl.storage.base import CredentialStorage
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from credctl.audit.model import AuditEntry, AuditFilter, ExportFormat
+    from credctl.audit.service import AuditVerification
     from credctl.records.api_tokens import ApiToken
     from credctl.records.oauth import RefreshReport
     from credctl.records.stored import StoredCredential
@@ -86,7 +89,7 @@ class CredentialManager:
         storage: CredentialStorage | None = None,
         origin: str = "library",
     ) -> None:
-        self._config = manager_config.checked(config or ManagerConfig())
+        self._config = checked_manager_config(config or ManagerConfig())
         if storage is not None and self._config.performance_config.lock_timeout is not None:
             raise InvalidInput(
                 "PerformanceConfig.lock_timeout applies to a vault credctl opens, not to a "
@@ -97,6 +100,8 @@ class CredentialManager:
         self._store: RecordStore | None = None
         self._origin = origin
         self._token_cache: TokenCache | None = None
+        #: Names of cached tokens' credentials, for the audit entries of cache hits.
+        self._cached_names: dict[int, str] = {}
 
     # -- construction (seed: new / with_config / builder) --------------------------
 
@@ -159,7 +164,7 @@ class CredentialManager:
 
     def set_storage_backend(self, backend: StorageBackend) -> None:
         """Switch to another backend; the cache is cleared."""
-        self._config = manager_config.checked(self._config._replace(storage_backend=backend))
+        self._config = checked_manager_config(self._config._replace(storage_backend=backend))
         self._storage = None
         self._store = None
         self.clear_cache()
@@ -304,7 +309,8 @@ class CredentialManager:
         if cache.enabled:
             hit = self._cached(ref, stamp, min_valid, require_owner, actor.owner)
             if hit is not None:
-                self.records.log(Activity("get_token", hit.credential_id, None, actor=actor))
+                name = self._cached_names.get(hit.credential_id)
+                self.records.log(Activity("get_token", hit.credential_id, name, actor=actor))
                 return hit
         seconds = min_valid.total_seconds() if min_valid is not None else 0.0
         (secret,) = self.records.read_secrets(
@@ -322,6 +328,7 @@ class CredentialManager:
             entry = CacheEntry(token, secret.credential.owner, deadline, stamp)
             key = _cache_name(secret.credential.owner, secret.credential.name)
             self._cache.store(key, entry)
+            self._cached_names[secret.credential.id] = secret.credential.name
         return token
 
     def _cached(
@@ -706,9 +713,82 @@ class CredentialManager:
                 broken += 1
         if broken:
             issues.append(f"{broken} credential(s) fail their type's validation")
+        verification = self._verify_quietly()
+        if verification is not None and verification.verified is False:
+            return HealthStatus.Unhealthy(f"audit: {verification.describe()}", *issues)
+        if verification is not None and verification.torn_bytes:
+            issues.append(
+                f"audit: the last entry of the trail is torn ({verification.torn_bytes} bytes "
+                "cut off by a writer that died); the next operation repairs it"
+            )
         if issues:
             return HealthStatus.Degraded(issues)
         return HealthStatus.Healthy
+
+    def _verify_quietly(self) -> AuditVerification | None:
+        """The trail's verification for `health_check` (not itself an audited read)."""
+        from credctl.audit import service
+
+        if service.trail_of(self.records) is None:
+            return None
+        return service.load(self.records, verify=True, decrypt=False)[1]
+
+    # -- audit (SPEC §7, §13) ----------------------------------------------------------
+
+    def get_audit_logs(self, filter: AuditFilter | None = None) -> list[AuditEntry]:
+        """The trail's entries that `filter` lets through, oldest first (logged ``audit_list``)."""
+        from credctl.audit import service
+
+        chosen, _ = service.load(self.records, verify=False, chosen=filter)
+        described = filter.describe() if filter is not None else "all entries"
+        service.log(self.records, "audit_list", self._actor(),
+                    f"{len(chosen)} entries; {described}")  # fmt: skip
+        return chosen
+
+    def export_audit_report(
+        self, format: ExportFormat | str, filter: AuditFilter | None = None
+    ) -> bytes:
+        """The entries `filter` lets through as a JSON, CSV or PDF report (``audit_export``).
+
+        Every report states the filter, the counts, the trail's head and whether the
+        trail verified.  PDF needs reportlab (``pip install 'credctl[pdf]'``).
+        """
+        from credctl.audit import service
+
+        return service.export(self.records, self._actor(), format, filter)
+
+    def verify_audit_trail(self, checkpoint: str | bytes | None = None) -> AuditVerification:
+        """Check every entry's seal and place in the chain, the head the vault recorded,
+        and, given the text of a checkpoint, that the trail still extends it.
+
+        Returns the result (``verified`` False names the first bad seq) and logs
+        ``audit_verify``; a checkpoint that is not one, or not this vault's, raises.
+        """
+        from credctl.audit import service
+        from credctl.errors import AuditTamperedError
+
+        _, result = service.load(self.records, verify=True, checkpoint=checkpoint, decrypt=False)
+        failed = result.verified is False
+        service.log(self.records, "audit_verify", self._actor(), result.describe(), ok=not failed,
+                    error=AuditTamperedError.__name__ if failed else None)  # fmt: skip
+        return result
+
+    def audit_checkpoint(self) -> str:
+        """A MACed checkpoint of the verified trail's head, to keep elsewhere.
+
+        Its own ``audit_checkpoint`` entry is part of it.
+        """
+        from credctl.audit import service
+
+        return service.checkpoint(self.records, self._actor())
+
+    def prune_audit_trail(self, before: dt.datetime) -> int:
+        """Remove the entries older than `before` (the rest stays verifiable); how many."""
+        from credctl.audit import service
+
+        if before.tzinfo is None:
+            raise InvalidInput("prune_audit_trail needs an aware datetime (with a time zone)")
+        return service.prune(self.records, self._actor(), before)
 
     def get_metrics(self) -> Metrics:
         """Totals, cache hit rate (this process) and refresh times (activity log)."""

@@ -22,12 +22,9 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import math
-from typing import TYPE_CHECKING, ClassVar, NamedTuple, TypeVar
+from typing import ClassVar, NamedTuple, TypeVar
 
 from credctl.errors import InvalidInput
-
-if TYPE_CHECKING:
-    from credctl.model import ManagerConfig
 
 Duration = dt.timedelta | float
 _E = TypeVar("_E", bound=enum.Enum)
@@ -64,7 +61,7 @@ def _member(value: object, kind: type[_E], name: str) -> _E:
     raise InvalidInput(f"{name} {value!r} is not supported", hint=f"credctl offers {known}")
 
 
-def _typed(value: object, kind: type[_T], name: str) -> _T:
+def typed(value: object, kind: type[_T], name: str) -> _T:
     if not isinstance(value, kind):
         raise InvalidInput(f"{name} must be a {kind.__name__}, not {type(value).__name__}")
     return value
@@ -107,7 +104,7 @@ class CacheConfig(NamedTuple):
 
 def checked_cache(config: object) -> CacheConfig:
     """`config` checked, with `ttl` as a timedelta."""
-    config = _typed(config, CacheConfig, "cache_config")
+    config = typed(config, CacheConfig, "cache_config")
     size = config.max_size
     if not isinstance(size, int) or isinstance(size, bool) or size < 0:
         raise InvalidInput("cache max_size must be a whole number, zero or more")
@@ -163,7 +160,7 @@ class EncryptionConfig(NamedTuple):
 
 def checked_encryption(config: object) -> EncryptionConfig:
     """`config` checked, with the interval as a timedelta."""
-    config = _typed(config, EncryptionConfig, "encryption_config")
+    config = typed(config, EncryptionConfig, "encryption_config")
     return EncryptionConfig(
         algorithm=_member(config.algorithm, EncryptionAlgorithm, "encryption algorithm"),
         key_rotation_interval=as_timedelta(
@@ -251,7 +248,7 @@ class PerformanceConfig(NamedTuple):
 
 def checked_security(config: object) -> SecurityConfig:
     """`config` checked."""
-    config = _typed(config, SecurityConfig, "security_config")
+    config = typed(config, SecurityConfig, "security_config")
     return SecurityConfig(
         _flag(config.allow_env_passphrase, "security allow_env_passphrase"),
         _flag(config.allow_plain_http, "security allow_plain_http"),
@@ -260,7 +257,7 @@ def checked_security(config: object) -> SecurityConfig:
 
 def checked_rotation(config: object) -> RotationConfig:
     """`config` checked (`auto_rotate` refused)."""
-    config = _typed(config, RotationConfig, "rotation_config")
+    config = typed(config, RotationConfig, "rotation_config")
     if _flag(config.auto_rotate, "rotation auto_rotate"):
         raise InvalidInput(
             "RotationConfig(auto_rotate=True) is not supported: credctl has no background "
@@ -272,7 +269,7 @@ def checked_rotation(config: object) -> RotationConfig:
 
 def checked_audit(config: object) -> AuditConfig:
     """`config` checked (``enabled=False`` refused)."""
-    config = _typed(config, AuditConfig, "audit_config")
+    config = typed(config, AuditConfig, "audit_config")
     if not _flag(config.enabled, "audit enabled"):
         raise InvalidInput(
             "AuditConfig(enabled=False) is not supported: the audit trail is always on",
@@ -283,7 +280,7 @@ def checked_audit(config: object) -> AuditConfig:
 
 def checked_performance(config: object, storage_kind: str) -> PerformanceConfig:
     """`config` checked for a backend of `storage_kind` (``memory``, ``file``, …)."""
-    config = _typed(config, PerformanceConfig, "performance_config")
+    config = typed(config, PerformanceConfig, "performance_config")
     if config.lock_timeout is None:
         return config
     timeout = as_timedelta(config.lock_timeout, "lock_timeout", allow_zero=False)
@@ -294,33 +291,3 @@ def checked_performance(config: object, storage_kind: str) -> PerformanceConfig:
             hint="leave lock_timeout as None for this backend",
         )
     return PerformanceConfig(timeout)
-
-
-def checked(config: ManagerConfig) -> ManagerConfig:
-    """Every part of `config` checked and normalised, or `InvalidInput` naming the part."""
-    from credctl.model import ManagerConfig, StorageBackend
-
-    config = _typed(config, ManagerConfig, "the manager configuration")
-    backend: object = config.storage_backend
-    if not isinstance(backend, StorageBackend):
-        function = getattr(backend, "__func__", None)
-        if getattr(backend, "__self__", None) is StorageBackend and function is not None:
-            # Name it as the caller wrote it: the seed's `Vault` rather than `vault`.
-            names = [name for name, value in vars(StorageBackend).items()
-                     if isinstance(value, classmethod) and value.__func__ is function]  # fmt: skip
-            name = max(names, key=lambda n: n[:1].isupper(), default=function.__name__)
-            raise InvalidInput(
-                f"StorageBackend.{name} is a constructor, not a backend",
-                hint=f"call it with its settings: StorageBackend.{name}(…)",
-            )
-        raise InvalidInput(
-            f"storage_backend must be a StorageBackend, not {type(backend).__name__}"
-        )
-    return config._replace(
-        cache_config=checked_cache(config.cache_config),
-        security_config=checked_security(config.security_config),
-        rotation_config=checked_rotation(config.rotation_config),
-        audit_config=checked_audit(config.audit_config),
-        performance_config=checked_performance(config.performance_config, backend.kind.value),
-        encryption_config=checked_encryption(config.encryption_config),
-    )

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, ClassVar, NamedTuple
 
 from credctl import _time, health_status, manager_config
+from credctl.errors import InvalidInput
 from credctl.secret import SecretValue
 
 # Defined in their own modules, part of the model all the same.
@@ -483,3 +484,33 @@ class CallbackData(NamedTuple):
             # how a forged callback would try to slip past the check.
             raise InvalidCallback("the callback repeats a parameter")
         return cls.from_query(dict(pairs))
+
+
+def checked_manager_config(config: ManagerConfig) -> ManagerConfig:
+    """Every part of `config` checked and normalised, or `InvalidInput` naming the part."""
+    config = manager_config.typed(config, ManagerConfig, "the manager configuration")
+    backend: object = config.storage_backend
+    if not isinstance(backend, StorageBackend):
+        function = getattr(backend, "__func__", None)
+        if getattr(backend, "__self__", None) is StorageBackend and function is not None:
+            # Name it as the caller wrote it: the seed's `Vault` rather than `vault`.
+            names = [name for name, value in vars(StorageBackend).items()
+                     if isinstance(value, classmethod) and value.__func__ is function]  # fmt: skip
+            name = max(names, key=lambda n: n[:1].isupper(), default=function.__name__)
+            raise InvalidInput(
+                f"StorageBackend.{name} is a constructor, not a backend",
+                hint=f"call it with its settings: StorageBackend.{name}(…)",
+            )
+        raise InvalidInput(
+            f"storage_backend must be a StorageBackend, not {type(backend).__name__}"
+        )
+    return config._replace(
+        cache_config=manager_config.checked_cache(config.cache_config),
+        security_config=manager_config.checked_security(config.security_config),
+        rotation_config=manager_config.checked_rotation(config.rotation_config),
+        audit_config=manager_config.checked_audit(config.audit_config),
+        performance_config=manager_config.checked_performance(
+            config.performance_config, backend.kind.value
+        ),
+        encryption_config=manager_config.checked_encryption(config.encryption_config),
+    )

@@ -82,6 +82,8 @@ def public_names(cls: type) -> set[str]:
 def _names() -> dict[str, Any]:
     """Every name the managers' annotations use, some imported only for type checking."""
     import credctl.aio
+    import credctl.audit.model
+    import credctl.audit.service
     import credctl.manager
     import credctl.model
     import credctl.records.oauth
@@ -89,7 +91,7 @@ def _names() -> dict[str, Any]:
 
     namespace: dict[str, Any] = {}
     for module in (credctl.model, credctl.manager, credctl.records.oauth, credctl.records.store,
-                   credctl.aio):  # fmt: skip
+                   credctl.audit.model, credctl.audit.service, credctl.aio):  # fmt: skip
         namespace.update(vars(module))
     namespace["Path"] = Path
     return namespace

@@ -118,10 +118,7 @@ def test_a_reader_that_goes_away_mid_output_is_no_error(vault: SessionVault) -> 
 
 @pytest.mark.parametrize(
     "args",
-    [
-        pytest.param(args, id=name)
-        for name, args in COMMANDS.items()
-    ],
+    [pytest.param(args, id=name) for name, args in COMMANDS.items()],
 )
 def test_a_closed_pipe_on_stdout_is_exit_0_and_silent(
     vault: SessionVault, args: list[str]

@@ -1171,6 +1171,8 @@ EXPECTED_EXIT_CODES: dict[str, int] = {
     "VaultExistsError": 8,  # init over an existing vault: 8 (§12)
     "VaultBusyError": 8,  # vault busy past the lock timeout
     "KeyringUnavailableError": 4,  # no unlock source available
+    "AuditUnavailableError": 1,  # the audit entry cannot be written: a storage failure
+    "AuditTamperedError": 6,  # the audit trail was tampered with
 }
 
 

@@ -113,6 +113,10 @@ COMMANDS: dict[str, LazyCommand | CommandSpec] = {
         "credctl.cli.oauth_commands:oauth_app",
         "Log in to OAuth 2.0 / OpenID Connect providers and keep the tokens fresh.",
     ),
+    "audit": LazyCommand(
+        "credctl.cli.audit_commands:audit_app",
+        "The audit trail: who read or changed which credential, when, from where.",
+    ),
     "serve": LazyCommand(
         "credctl.cli.serve_commands:register",
         "Serve the Credentials REST API (seed 004) to workflow engines.",

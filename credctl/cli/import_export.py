@@ -277,6 +277,9 @@ def export_command(
     kdf = opened.passphrase_kdf
     _refuse_existing(target.path)  # again: the prompt may have taken a while
     count = export_copy(opened, target.path, passphrase)
+    from credctl.audit.events import record_vault_event
+
+    record_vault_event(source, "export", data_key=opened.data_key, detail=f"{count} credentials")
     output.info(
         f"exported {count} credential(s) to {target.path} (Argon2id m={kdf.memory_kib // 1024} "
         f"MiB, t={kdf.time_cost}, p={kdf.parallelism}); restore with `credctl import "

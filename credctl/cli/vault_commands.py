@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from credctl._time import format_unix
+from credctl.audit.events import audited, record_if_unlocked, record_vault_event
 from credctl.cli import output
 from credctl.cli.context import CliContext
 from credctl.cli.prompts import (
@@ -87,6 +88,7 @@ def init_command(
     )  # fmt: skip
     warn_if_short(passphrase)
     opened = vault.create(passphrase, params, backup_count=backups, max_session_ttl=session_cap)
+    record_vault_event(vault, "init", data_key=opened.data_key)
     output.info(
         f"created vault {vault.path} (Argon2id m={kdf_memory} MiB, t={kdf_time}, "
         f"p={kdf_parallelism}; sessions up to {format_duration(opened.max_session_ttl)}; "
@@ -126,12 +128,15 @@ def unlock_command(
         raise InvalidInput(f"unknown shell {shell!r}", hint="use one of " + ", ".join(SHELLS))
     seconds = parse_duration(ttl, option="--ttl")
     vault = cli.vault()
-    unlocker = unlocker_for(cli, ALL_SOURCES - {SESSION_SOURCE})
+    # The unlock is audited when the block ends, before the session is printed.
+    with audited(vault, "unlock", unlocker_for(cli, ALL_SOURCES - {SESSION_SOURCE})) as unlocker:
+        if remember:
+            grants.remember(vault, unlocker)
+        else:
+            token, expires = grants.start_session(vault, unlocker, seconds)
     if remember:
-        grants.remember(vault, unlocker)
         output.info("the unlock is kept in the OS keyring until `credctl lock`", quiet=cli.quiet)
         return
-    token, expires = grants.start_session(vault, unlocker, seconds)
     from credctl.shell import render
 
     output.data(render(shell, [("CREDCTL_SESSION", token.encode())]).rstrip("\n"))
@@ -150,7 +155,9 @@ def lock_command(ctx: typer.Context) -> None:
     problem is reported afterwards with its exit code (6: damaged).
     """
     cli: CliContext = ctx.obj
-    result = grants.lock(cli.vault())
+    vault = cli.vault()
+    record_if_unlocked(vault, "lock")  # before the sessions end: one of them may unlock
+    result = grants.lock(vault)
     parts = [f"ended {plural(result.sessions_ended, 'session')}"]
     if result.keyring_forgotten:
         parts.append("forgot the keyring entry")
@@ -200,11 +207,13 @@ def passwd_command(
         warn_if_short(new)
         return new
 
-    rekeyed = cli.vault().change_passphrase(
-        cli.unlocker(passphrase_only=True), ask_new,
-        memory_kib=kdf_memory * 1024 if kdf_memory else None, time_cost=kdf_time,
-        parallelism=kdf_parallelism, rekey=rekey,
-    )  # fmt: skip
+    vault = cli.vault()
+    with audited(vault, "passwd", cli.unlocker(passphrase_only=True)) as unlocker:
+        rekeyed = vault.change_passphrase(
+            unlocker, ask_new,
+            memory_kib=kdf_memory * 1024 if kdf_memory else None, time_cost=kdf_time,
+            parallelism=kdf_parallelism, rekey=rekey,
+        )  # fmt: skip
     if rekeyed is None:
         output.info("passphrase changed", quiet=cli.quiet)
         output.warn(
@@ -238,7 +247,9 @@ def rekey_command(ctx: typer.Context) -> None:
         chosen.append(new)
         return new
 
-    result = cli.vault().rekey(cli.unlocker(passphrase_only=True), ask_new)
+    vault = cli.vault()
+    with audited(vault, "rekey", cli.unlocker(passphrase_only=True)) as unlocker:
+        result = vault.rekey(unlocker, ask_new)
     output.info(describe_rekey(result), quiet=cli.quiet)
     if chosen == [None]:
         output.warn(

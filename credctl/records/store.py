@@ -30,7 +30,7 @@ from credctl.errors import (
     InvalidInput,
     NotFound,
 )
-from credctl.records.activity import Activity, ActivityLog, Actor, MemoryActivityLog
+from credctl.records.activity import Activity, ActivityLog, Actor, BatchLog, MemoryActivityLog
 from credctl.records.secrets import SecretRecord, SecretWant
 from credctl.records.stored import DEFAULT_OWNER, OAUTH_STATE, StoredCredential
 
@@ -223,6 +223,7 @@ class RecordTransaction(RecordView):
         }
         seen = self._idempotent(request, owner, idempotency_key)
         if seen is not None:
+            self.subject = seen  # the repeat is logged against the credential it returns
             return seen
         meta = self._draft.meta
         credential_id = int(meta.get("next_id", 1))
@@ -422,33 +423,50 @@ class RecordStore:
         """One atomic write under the storage's lock, logged as `action`.
 
         Committed when the block ends normally and something changed; dropped when
-        it raises (the error is logged and re-raised) or changed nothing.
+        it raises (the error is logged and re-raised) or changed nothing.  The
+        activities are appended before the commit, inside the lock, and the log
+        records its head in the settings being committed (`BatchLog`), so the
+        write proves which entries existed; if the log cannot be written nothing
+        is committed, and if the commit fails after the append, the failure is
+        logged too.
         """
         started = time.perf_counter()
         txn: RecordTransaction | None = None
+        appended = False
         try:
             with self.storage.writer() as draft:
                 txn = RecordTransaction(draft, actor)
                 yield txn
                 if not txn.changed:
                     raise _NothingToCommit
+                elapsed = (time.perf_counter() - started) * 1000
+                self.log_all(_done(action, actor, txn, elapsed), settings=draft.meta)
+                appended = True
         except _NothingToCommit:
-            pass
+            assert txn is not None
+            elapsed = (time.perf_counter() - started) * 1000
+            self.log_all(_done(action, actor, txn, elapsed))
         except CredentialError as exc:
             failure = _failure(action, actor, txn.subject if txn else None, exc)
             if txn is not None and txn.subject is None:
                 failure.credential_name = txn.attempted_name
-            self.log(failure)
+            self._log_failure(failure, exc)
             raise
-        assert txn is not None
-        elapsed = (time.perf_counter() - started) * 1000
-        for credential in txn.touched.values():
-            self.log(Activity(action, credential.id, credential.name, actor=actor,
-                              duration_ms=elapsed))  # fmt: skip
-        for label, error in txn.failures:
-            failure = _failure(action, actor, None, error)
-            failure.credential_name = label
+        except BaseException as exc:
+            if appended:  # the entries say it happened: say that the commit did not
+                subject = txn.subject if txn else None
+                self._log_failure(_failure(action, actor, subject, exc), exc)
+            raise
+
+    def _log_failure(self, failure: Activity, error: BaseException) -> None:
+        from credctl.errors import AuditUnavailableError
+
+        try:
             self.log(failure)
+        except CredentialError:
+            if isinstance(error, AuditUnavailableError):
+                return  # the log is what failed; its error is the one to report
+            raise
 
     # -- secrets -------------------------------------------------------------------
 
@@ -518,20 +536,36 @@ class RecordStore:
                 loaded[credential.id] = secret
                 found.append(secret)
         except CredentialError as exc:
-            self.log(_failure(action, actor, subject, exc))
+            self._log_failure(_failure(action, actor, subject, exc), exc)
             raise
         if missing:  # the caller refuses the whole read: none of it counts as a use
             self.log(_failure(action, actor, None, missing[0][1]))
             return found
-        for secret in loaded.values():
-            self.log(Activity(action, secret.credential.id, secret.credential.name, actor=actor))
+        # Fail closed: if the log cannot take these entries, this raises and no
+        # secret leaves the record layer.
+        self.log_all(
+            [Activity(action, s.credential.id, s.credential.name, actor=actor)
+             for s in loaded.values()]
+        )  # fmt: skip
         return found
 
     # -- activity ------------------------------------------------------------------
 
     def log(self, activity: Activity) -> None:
-        """Append one activity to the log."""
+        """Append one activity to the log (raises when it cannot: callers fail closed)."""
         self.activity_log.append(activity)
+
+    def log_all(
+        self, activities: Sequence[Activity], settings: dict[str, Any] | None = None
+    ) -> None:
+        """Append activities in one go; `settings`: a write's, to record the log's head in."""
+        if not activities:
+            return
+        if isinstance(self.activity_log, BatchLog):
+            self.activity_log.append_batch(activities, settings)
+        else:
+            for activity in activities:
+                self.activity_log.append(activity)
 
     def activities(self) -> Iterator[Activity]:
         """Every logged activity, oldest first."""
@@ -557,14 +591,36 @@ class RecordStore:
         return str(path)
 
 
+def _done(action: str, actor: Actor, txn: RecordTransaction, elapsed: float) -> list[Activity]:
+    """One activity per credential the transaction touched (or its subject), and failures."""
+    done = [
+        Activity(action, c.id, c.name, actor=actor, duration_ms=elapsed)
+        for c in txn.touched.values()
+    ]
+    if not done and not txn.failures:  # nothing changed, yet the operation happened
+        subject = txn.subject
+        done.append(Activity(action, subject.id if subject else None,
+                             subject.name if subject else None, actor=actor,
+                             duration_ms=elapsed))  # fmt: skip
+    for label, error in txn.failures:
+        failure = _failure(action, actor, None, error)
+        failure.credential_name = label
+        done.append(failure)
+    return done
+
+
 def _failure(
-    action: str, actor: Actor, subject: StoredCredential | None, error: CredentialError
+    action: str, actor: Actor, subject: StoredCredential | None, error: BaseException
 ) -> Activity:
+    if isinstance(error, CredentialError):
+        kind = type(error).__name__
+    else:
+        kind = "Interrupted" if isinstance(error, KeyboardInterrupt) else "InternalError"
     return Activity(
         action,
         subject.id if subject is not None else None,
         subject.name if subject is not None else None,
         actor=actor,
         outcome="error",
-        error=type(error).__name__,
+        error=kind,
     )

@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from credctl.errors import VaultCorruptError
 from credctl.storage.base import DEFAULT_OWNER, Record
-from credctl.storage.usage_journal import UsageJournal
 from credctl.vault.body import OWNER_ID, RECORD_NAME, Body
 from credctl.vault.store import OpenVault, StaleDataKeyError, Unlocker, Vault
+
+if TYPE_CHECKING:
+    from credctl.audit.trail import AuditTrail
 
 
 class VaultSnapshot:
@@ -104,7 +106,7 @@ class VaultStorage:
         self.unlocker = unlocker
         self._opened: OpenVault | None = None
         self._cached: tuple[tuple[int, int, int], Body] | None = None
-        self.journal = UsageJournal(vault.file.sidecar / "usage.jsonl", vault.file.companion)
+        self._trail: AuditTrail | None = None
 
     @property
     def vault_path(self) -> Path:
@@ -174,9 +176,25 @@ class VaultStorage:
             return None
         return info.st_ino, info.st_mtime_ns, info.st_size
 
-    def activity_log(self) -> UsageJournal:
-        """``VAULT.d/usage.jsonl``: appended to, so the vault itself is not rewritten."""
-        return self.journal
+    def activity_log(self) -> AuditTrail:
+        """The sealed audit trail in ``VAULT.d/audit/``: appended to, never the vault."""
+        if self._trail is None:
+            from credctl.audit.trail import AuditTrail
+
+            self._trail = AuditTrail(self.vault.file.sidecar, self)
+        return self._trail
+
+    # -- what the audit trail needs (`credctl.audit.trail.TrailHost`) ------------------
+
+    def trail_identity(self) -> tuple[bytes, bytes]:
+        """(vault id, data key) of the open vault, unlocking it on first use."""
+        opened = self._opened or self._open()
+        return opened.vault_id, opened.data_key
+
+    def trail_settings(self) -> Mapping[str, Any]:
+        """The settings of the generation read last."""
+        opened = self._opened or self._open()
+        return opened.body.meta
 
     def describe(self) -> str:
         """``vault /path/to/vault.credctl``."""

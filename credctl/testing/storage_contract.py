@@ -16,7 +16,7 @@ Each test gets a fresh private folder in `workdir`.  The checks follow what
 `CredentialManager` relies on (``credctl/storage/base.py``): a snapshot never
 changes after it is taken; a `writer()` block is all or nothing; records come
 back by id and by name (unique per owner), in id order, exactly as stored; the
-usage journal only appends and never touches records.  Names follow SPEC §2 (1–128 of
+activity log only appends and never touches records.  Names follow SPEC §2 (1–128 of
 ``A-Za-z0-9_-``): the manager validates names before they reach storage, so a
 backend may refuse others.  Values are arbitrary JSON.
 

@@ -199,7 +199,7 @@ class OAuthCli:
 
     def assert_never_shown(self, values: list[str]) -> None:
         """None of `values` in any output seen (but get-token's stdout), nor in the files
-        beside the vault (the usage journal; backups are encrypted)."""
+        beside the vault (the audit trail and backups are encrypted)."""
         for text in self.outputs:
             for value in values:
                 if value and value in text:
