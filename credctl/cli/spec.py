@@ -45,6 +45,9 @@ class ArgumentSpec(NamedTuple):
     variadic: bool = False
     #: Takes the words after ``--`` (the command `exec` runs), and only those.
     after_double_dash: bool = False
+    #: What shell completion offers: "credential" (names, from an open session only),
+    #: "type" (credential types) or "" (nothing).
+    completion: str = ""
 
 
 class CommandSpec(NamedTuple):
@@ -145,7 +148,7 @@ GET_TOKEN = CommandSpec(
     ),
     runner="credctl.cli.get_token:run_get_token",
     request=GetTokenRequest,
-    arguments=(ArgumentSpec("ref", "NAME|ID", "Credential name or id."),),
+    arguments=(ArgumentSpec("ref", "NAME|ID", "Credential name or id.", completion="credential"),),
     options=(
         OptionSpec(
             "field",
