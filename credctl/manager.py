@@ -744,6 +744,7 @@ def _public(credential: StoredCredential) -> Credential:
             token_expiry=parse_rfc3339(expiry) if expiry else None,
             version=credential.version,
             scopes=tuple(scopes) if isinstance(scopes, list) else (),
+            fields=tuple(str(key) for key in credential.data),
         )
     except (TypeError, ValueError) as exc:
         raise VaultCorruptError(f"credential record {credential.id!r} is malformed") from exc

@@ -93,6 +93,8 @@ class Credential(NamedTuple):
     version: int = 1
     #: oauth2: the scopes the provider granted (never secret).
     scopes: tuple[str, ...] = ()
+    #: The names of the fields the data holds (never their values).
+    fields: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """The `show --json` object of SPEC §12."""
@@ -107,6 +109,7 @@ class Credential(NamedTuple):
             "created_at": to_rfc3339(self.created_at),
             "updated_at": to_rfc3339(self.updated_at),
             "version": self.version,
+            "fields": list(self.fields),
         }
         if self.credential_type == "oauth2":
             out["token_expiry"] = to_rfc3339(self.token_expiry) if self.token_expiry else None
