@@ -7,6 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from credctl.cli import output
+from credctl.cli.completion import credential_names
 from credctl.cli.context import CliContext
 from credctl.cli.options import RefArgument
 from credctl.cli.secret_input import InputContext, parse_metadata, read_data_file
@@ -133,7 +134,12 @@ def delete_command(
     ctx: typer.Context,
     refs: Annotated[
         list[str],
-        typer.Argument(metavar="NAME|ID", help="Credentials to delete.", show_default=False),
+        typer.Argument(
+            metavar="NAME|ID",
+            help="Credentials to delete.",
+            show_default=False,
+            autocompletion=credential_names,
+        ),
     ],
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> int:
