@@ -5,10 +5,13 @@
 3. the OS keyring (after ``unlock --remember``)
 4. ``CREDCTL_PASSPHRASE_FILE``
 5. ``CREDCTL_PASSPHRASE``
-6. a hidden prompt, only when stdin is a terminal
+6. a hidden prompt, only when stdin is a terminal, or when stdin carries the
+   command's data (``pass show x | credctl create … --field key=@-``) and the
+   process has a controlling terminal (``/dev/tty``), as ssh and sudo do
 
 With none of them, `VaultLockedError` (exit 4) names the sources at once: a
-script never hangs on a prompt.
+script never hangs on a prompt.  A job without a controlling terminal (CI,
+cron, a pipeline run by a service) is never asked.
 
 Commands may narrow the list: changing key slots takes the passphrase itself
 (`key add-ci --with-ci-key` also a CI key), and `unlock` never takes a session,
@@ -51,15 +54,44 @@ _NAMES = (
 _VARIABLES = {SESSION_SOURCE: "CREDCTL_SESSION", CI_KEY_SOURCE: "CREDCTL_KEY"}
 
 
-def sources_hint(sources: Collection[str]) -> str:
-    """What to set so that one of `sources` unlocks (the keyring needs no variable)."""
+def sources_hint(sources: Collection[str], *, stdin_taken: str | None = None) -> str:
+    """What to set so that one of `sources` unlocks (the keyring needs no variable).
+
+    `stdin_taken` names what reads stdin (``--field key=@-``): then running "in
+    a terminal" would not help, and a session started beforehand does.
+    """
     parts = [text for source, text in _HINT_PARTS if source in sources]
+    if stdin_taken is not None:
+        first = (
+            'start a session first (eval "$(credctl unlock)"), then pipe the data again; '
+            if SESSION_SOURCE in sources
+            else ""
+        )
+        return first + "or set " + ", ".join(parts)
     return "set " + ", ".join(parts) + ", or run in a terminal"
 
 
-def terminal_prompt() -> Prompt | None:
-    """A hidden prompt on the terminal, or None when stdin is not a terminal."""
-    if not sys.stdin or not sys.stdin.isatty():
+def has_controlling_terminal() -> bool:
+    """True when the process can open its controlling terminal (``/dev/tty``)."""
+    try:
+        fd = os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY)
+    except OSError:
+        return False
+    os.close(fd)
+    return True
+
+
+def terminal_prompt(*, stdin_taken: str | None = None) -> Prompt | None:
+    """A hidden prompt on the terminal, or None when there is none to ask on.
+
+    Normally that terminal is stdin.  When stdin carries the command's data
+    (`stdin_taken` names what reads it), the prompt goes to the controlling
+    terminal instead: `getpass` reads and writes ``/dev/tty`` itself, never
+    stdin, whenever it can open it.
+    """
+    if sys.stdin and sys.stdin.isatty():
+        pass
+    elif stdin_taken is None or not has_controlling_terminal():
         return None
 
     def ask(text: str) -> str:
@@ -91,10 +123,12 @@ class EnvironmentUnlocker:
         passphrase_only: bool = False,
         *,
         sources: Collection[str] | None = None,
+        stdin_taken: str | None = None,
     ) -> None:
         """`sources` narrows the list (names from `ALL_SOURCES`); `passphrase_only`
         is short for ``sources={PASSPHRASE_SOURCE}``.  The passphrase sources
-        include the prompt."""
+        include the prompt.  `stdin_taken` names what reads stdin as data (for
+        the message when nothing unlocks: stdin cannot carry the passphrase)."""
         self.env: Mapping[str, str] = os.environ if env is None else env
         self.prompt = prompt
         if sources is None:
@@ -105,6 +139,7 @@ class EnvironmentUnlocker:
         self.sources = frozenset(sources)
         self.notes: list[str] = []
         self.used_passphrase: bytes | None = None
+        self.stdin_taken = stdin_taken
 
     @property
     def passphrase_only(self) -> bool:
@@ -149,7 +184,12 @@ class EnvironmentUnlocker:
 
     def _locked(self, vault: Vault) -> VaultLockedError:
         reasons = "; ".join(self.notes)
-        if self.sources == ALL_SOURCES:
+        if self.stdin_taken is not None and PASSPHRASE_SOURCE in self.sources:
+            message = (
+                f"the vault is locked, and stdin carries the data ({self.stdin_taken}), so "
+                "the passphrase cannot be read from it; there is no terminal to ask on either"
+            )
+        elif self.sources == ALL_SOURCES:
             message = "the vault is locked and no unlock source is available"
         else:
             wanted = [text for name, text in _NAMES if name in self.sources]
@@ -160,7 +200,8 @@ class EnvironmentUnlocker:
                 verb = "is" if len(offered) == 1 else "are"
                 message += f"; {' and '.join(offered)} {verb} not enough for it"
         return VaultLockedError(
-            message + (f" ({reasons})" if reasons else ""), hint=sources_hint(self.sources)
+            message + (f" ({reasons})" if reasons else ""),
+            hint=sources_hint(self.sources, stdin_taken=self.stdin_taken),
         )
 
     def _offered(self, source: str, vault: Vault) -> bool:
