@@ -30,6 +30,8 @@ class ImportItem:
     request: CredentialInput | None = None
     failure: CredentialError | None = None
     created: int | None = None
+    #: "created", "updated" or "unchanged" (the latter two with `import --update`).
+    outcome: str = "created"
 
 
 def is_vault_file(source: str) -> bool:
@@ -101,7 +103,11 @@ def _json_request(body: object) -> CredentialInput:
 
 
 def items_from_dotenv(text: str) -> list[ImportItem]:
-    """One `token` credential per binding, named after its key."""
+    """One `token` credential per binding, named after its key, which it remembers.
+
+    ``credctl env KEY`` then exports the value as ``KEY`` again (not the derived
+    ``KEY_TOKEN``): a round trip gives back the variable that went in.
+    """
     from credctl.dotenv_file import parse_dotenv
 
     items = []
@@ -111,7 +117,9 @@ def items_from_dotenv(text: str) -> list[ImportItem]:
             failure = InvalidInput("the key has no '=' and so no value")
             items.append(ImportItem(label, failure=failure))
             continue
-        request = CredentialInput("token", {"token": binding.value}, binding.key)
+        request = CredentialInput(
+            "token", {"token": binding.value}, binding.key, env_names={"token": binding.key}
+        )
         items.append(ImportItem(label, request))
     return items
 

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from credctl.errors import AccessDenied, CredentialError, DuplicateCredential, NotFound
 from credctl.records.activity import Activity, ActivityLog, Actor, MemoryActivityLog
 from credctl.records.secrets import SecretRecord, SecretWant
-from credctl.records.stored import StoredCredential
+from credctl.records.stored import ENV_NAMES, StoredCredential
 
 if TYPE_CHECKING:
     from credctl.storage.base import CredentialStorage, StorageSnapshot, StorageWriter
@@ -157,9 +157,11 @@ class RecordTransaction(RecordView):
         metadata: Mapping[str, Any] | None = None,
         idempotency_key: str | None = None,
         extra: Mapping[str, Any] | None = None,
+        env_names: Mapping[str, str] | None = None,
     ) -> StoredCredential:
         """Validate and add a credential owned by the actor; its id is never reused.
 
+        `env_names` remembers variable names by field (`StoredCredential.env_names`).
         Without `name` it is called ``<type>_<id>``.  Repeating an `idempotency_key`
         with the same request returns the credential it created; with another
         request it is `DuplicateCredential` (exit 8).
@@ -175,6 +177,9 @@ class RecordTransaction(RecordView):
         checked_description = validation.check_description(description)
         checked_tags = validation.check_tags(tags)
         checked_metadata = validation.check_metadata(metadata or {})
+        extra = dict(extra or {})
+        if env_names:
+            extra[ENV_NAMES] = validation.check_env_names(tuple(kind.fields), env_names)
         request = {
             "name": name,
             "type": kind.name,
@@ -215,7 +220,7 @@ class RecordTransaction(RecordView):
             owner=owner,
             created_at=now,
             updated_at=now,
-            extra=dict(extra or {}),
+            extra=extra,
         )
         self._put(credential)
         meta["next_id"] = credential_id + 1
@@ -253,12 +258,16 @@ class RecordTransaction(RecordView):
         metadata_changes: Mapping[str, Any] | None = None,
         data: Mapping[str, Any] | None = None,
         extra: Mapping[str, Any] | None = None,
+        data_changes: Mapping[str, Any] | None = None,
+        env_names: Mapping[str, str] | None = None,
     ) -> StoredCredential:
         """Apply changes, each checked; new data is checked by the type and bumps `version`.
 
         `metadata` replaces the metadata; `metadata_changes` then sets single
         entries (a None value removes one) on what is stored now, under the lock,
-        so concurrent updates of different keys all survive.
+        so concurrent updates of different keys all survive.  `data` and
+        `data_changes` work the same way for the secret data (`update --field`).
+        `env_names` sets remembered variable names (merged with the stored ones).
         """
         from credctl import types
         from credctl.records import validation
@@ -284,11 +293,24 @@ class RecordTransaction(RecordView):
                 else:
                     merged[key] = value
             changes["metadata"] = validation.check_metadata(merged)
-        if data is not None:
-            changes["data"] = types.get_type(credential.type).validate(data)
+        if data is not None or data_changes is not None:
+            merged_data = dict(credential.data if data is None else data)
+            for key, value in (data_changes or {}).items():
+                if value is None:
+                    merged_data.pop(key, None)
+                else:
+                    merged_data[key] = value
+            changes["data"] = types.get_type(credential.type).validate(merged_data)
             changes["version"] = credential.version + 1
         if extra is not None:
             changes["extra"] = {**credential.extra, **extra}
+        if env_names:
+            kind = types.get_type(credential.type)
+            names = {**credential.env_names, **env_names}
+            changes["extra"] = {
+                **changes.get("extra", credential.extra),
+                ENV_NAMES: validation.check_env_names(tuple(kind.fields), names),
+            }
         from credctl._time import format_rfc3339, utc_now
 
         updated = credential.replace(updated_at=format_rfc3339(utc_now()), **changes)
