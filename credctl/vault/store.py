@@ -220,6 +220,8 @@ class Vault:
         if max_session_ttl is not None:
             check_max_session_ttl(max_session_ttl)
             meta["max_session_ttl"] = max_session_ttl
+        if self.exists():  # before Argon2id: refusing must not cost seconds (checked again below)
+            raise self._exists_error()
         vault_id = crypto.random_bytes(16)
         data_key = crypto.random_bytes(crypto.KEY_SIZE)
         slot = keys.passphrase_slot(vault_id, 1, passphrase, kdf, data_key)
@@ -229,14 +231,17 @@ class Vault:
                      **meta})  # fmt: skip
         with self.file.locked():
             if self.exists():
-                raise VaultExistsError(
-                    f"a vault already exists at {self.path}; it was left untouched",
-                    hint="use --vault PATH for another vault, or `credctl passwd` to change "
-                    "the passphrase",
-                )
+                raise self._exists_error()
             opened = OpenVault(vault_id, 0, data_key, [slot], body, "passphrase", header=_EMPTY)
             self._commit(opened, previous_generation=None)
         return opened
+
+    def _exists_error(self) -> VaultExistsError:
+        return VaultExistsError(
+            f"a vault already exists at {self.path}; it was left untouched",
+            hint="use --vault PATH for another vault, or `credctl passwd` to change "
+            "the passphrase",
+        )
 
     # -- key slots ----------------------------------------------------------------
 
