@@ -60,5 +60,12 @@ class CliContext:
         taken = None if self.stdin_is_tty else self.stdin_taken
         prompt = terminal_prompt() if self.stdin_is_tty else terminal_prompt(stdin_taken=taken)
         return EnvironmentUnlocker(
-            env=os.environ, prompt=prompt, passphrase_only=passphrase_only, stdin_taken=taken
-        )
+            env=os.environ, prompt=prompt, passphrase_only=passphrase_only, stdin_taken=taken,
+            warn=_warn,
+        )  # fmt: skip
+
+
+def _warn(text: str) -> None:
+    from credctl.cli.output import warn
+
+    warn(text)

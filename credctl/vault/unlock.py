@@ -102,15 +102,44 @@ def terminal_prompt(*, stdin_taken: str | None = None) -> Prompt | None:
     return ask
 
 
-def read_passphrase_file(path: str) -> bytes:
-    """A passphrase file's contents without one trailing newline."""
+def read_passphrase_file(path: str, warn: Callable[[str], None] | None = None) -> bytes:
+    """A passphrase file's contents without one trailing newline.
+
+    `warn` is told when others may read the file (the library itself prints nothing).
+    """
     try:
         raw = read_regular_file(Path(path), missing=FileNotFoundError(path))
     except FileNotFoundError:
         raise InvalidInput(f"passphrase file {path!r} does not exist") from None
+    if warn is not None:
+        problem = passphrase_file_problem(path)
+        if problem is not None:
+            warn(problem)
     if raw.endswith(b"\r\n"):
         return raw[:-2]
     return raw[:-1] if raw.endswith(b"\n") else raw
+
+
+def passphrase_file_problem(path: str) -> str | None:
+    """Why a passphrase file is too open (group or others may read or write it), or None."""
+    try:
+        mode = os.stat(path).st_mode & 0o777
+    except OSError:
+        return None
+    if not mode & 0o077:
+        return None
+    return (
+        f"passphrase file {path} has mode {mode:04o}: other users may read it; "
+        f"`chmod 600 {path}` keeps it yours"
+    )
+
+
+#: How each passphrase source is named in a "wrong passphrase" message.
+_PASSPHRASE_FROM = {
+    "passphrase-file": "from CREDCTL_PASSPHRASE_FILE",
+    "passphrase-env": "from CREDCTL_PASSPHRASE",
+    "prompt": "typed at the prompt",
+}
 
 
 class EnvironmentUnlocker:
@@ -124,6 +153,7 @@ class EnvironmentUnlocker:
         *,
         sources: Collection[str] | None = None,
         stdin_taken: str | None = None,
+        warn: Callable[[str], None] | None = None,
     ) -> None:
         """`sources` narrows the list (names from `ALL_SOURCES`); `passphrase_only`
         is short for ``sources={PASSPHRASE_SOURCE}``.  The passphrase sources
@@ -140,6 +170,7 @@ class EnvironmentUnlocker:
         self.notes: list[str] = []
         self.used_passphrase: bytes | None = None
         self.stdin_taken = stdin_taken
+        self.warn = warn
 
     @property
     def passphrase_only(self) -> bool:
@@ -165,7 +196,10 @@ class EnvironmentUnlocker:
             raise self._locked(vault)
         passphrase, source = self.passphrase()
         if passphrase is not None:
-            data_key, _slot = keys.unwrap_with_passphrase(header, passphrase)
+            try:
+                data_key, _slot = keys.unwrap_with_passphrase(header, passphrase)
+            except WrongPassphraseError:
+                raise self._wrong(source) from None
             self.used_passphrase = passphrase
             return data_key, source
         if self.prompt is not None:
@@ -175,12 +209,27 @@ class EnvironmentUnlocker:
                     data_key, _slot = keys.unwrap_with_passphrase(header, entered)
                 except WrongPassphraseError:
                     if attempt + 1 == PROMPT_ATTEMPTS:
-                        raise
+                        raise self._wrong("prompt") from None
                     sys.stderr.write("credctl: wrong passphrase, try again\n")
                     continue
                 self.used_passphrase = entered
                 return data_key, "prompt"
         raise self._locked(vault)
+
+    def _wrong(self, source: str) -> WrongPassphraseError:
+        """ "wrong passphrase", naming where it came from and what to do about that."""
+        where = _PASSPHRASE_FROM.get(source, source)
+        if source == "passphrase-file":
+            where += f"={self.env.get('CREDCTL_PASSPHRASE_FILE')}"
+            hint = "fix the file, or unset CREDCTL_PASSPHRASE_FILE to be asked"
+        elif source == "passphrase-env":
+            hint = "CREDCTL_PASSPHRASE is set in this environment: fix it, or unset it to be asked"
+        else:
+            where += f", {PROMPT_ATTEMPTS} times"
+            hint = (
+                "check the keyboard layout and Caps Lock; the passphrase was set at `credctl init`"
+            )
+        return WrongPassphraseError(f"wrong passphrase ({where})", hint=hint)
 
     def _locked(self, vault: Vault) -> VaultLockedError:
         reasons = "; ".join(self.notes)
@@ -214,7 +263,7 @@ class EnvironmentUnlocker:
         """The passphrase from CREDCTL_PASSPHRASE_FILE or CREDCTL_PASSPHRASE, if set."""
         path = self.env.get("CREDCTL_PASSPHRASE_FILE")
         if path:
-            return read_passphrase_file(path), "passphrase-file"
+            return read_passphrase_file(path, self.warn), "passphrase-file"
         value = self.env.get("CREDCTL_PASSPHRASE")
         if value:
             return os.fsencode(value), "passphrase-env"
