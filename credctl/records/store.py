@@ -82,12 +82,25 @@ class RecordView:
         credential_id = as_id(ref)
         found = self.get(credential_id) if credential_id is not None else self.by_name(str(ref))
         if found is None:
+            close = self._close_name(str(ref)) if credential_id is None else None
             raise NotFound(
-                f"no credential {'with id ' if credential_id is not None else ''}{str(ref)!r}",
+                f"no credential {'with id ' if credential_id is not None else ''}{str(ref)!r}"
+                + (f" (did you mean {close!r}?)" if close else ""),
                 hint="see `credctl list`",
                 credential_id=credential_id,
             )
         return found
+
+    def _close_name(self, name: str) -> str | None:
+        """The one visible name `name` is most likely a typo of (case, a letter or two)."""
+        import difflib
+
+        names = [credential.name for credential in self.all()]
+        folded = [n for n in names if n.casefold() == name.casefold()]
+        if folded:
+            return folded[0]
+        close = difflib.get_close_matches(name, names, n=1, cutoff=0.8)
+        return close[0] if close else None
 
     def all(
         self, *, credential_type: str | None = None, tag: str | None = None
