@@ -1169,6 +1169,7 @@ EXPECTED_EXIT_CODES: dict[str, int] = {
     "VaultNotFoundError": 3,  # not found
     "VaultExistsError": 8,  # init over an existing vault: 8 (§12)
     "VaultBusyError": 8,  # vault busy past the lock timeout
+    "KdfMemoryError": 1,  # Argon2id could not get its memory
     "KeyringUnavailableError": 4,  # no unlock source available
 }
 

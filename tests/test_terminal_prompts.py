@@ -30,6 +30,7 @@ def run_on_terminal(args: list[str], answers: list[str], env: dict[str, str],
     )  # fmt: skip
     os.close(terminal)
     seen = b""
+    answered_at = 0  # only a prompt printed after the last answer is answered
     pending = list(answers)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -42,10 +43,11 @@ def run_on_terminal(args: list[str], answers: list[str], env: dict[str, str],
             if not chunk:
                 break
             seen += chunk
-            if pending and seen.rstrip().endswith(b":"):
+            if pending and seen[answered_at:].rstrip().endswith(b":"):
                 time.sleep(0.3)  # let getpass finish switching echo off (it flushes input)
                 os.write(controller, pending.pop(0).encode() + b"\n")
                 seen += b"\n"
+                answered_at = len(seen)
         elif process.poll() is not None:
             break
     try:
