@@ -8,6 +8,7 @@ requests then go to `CredentialManager.batch_create` in one vault write.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,7 @@ from credctl.types.names import shown
 
 FORMATS: Final = ("json", "dotenv", "vault")
 VAULT_MAGIC: Final = "credctl\x00"
+_VARIABLE: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 ITEM_KEYS: Final = ("name", "credential_type", "credential_data", "description", "tags")
 
 
@@ -117,9 +119,10 @@ def items_from_dotenv(text: str) -> list[ImportItem]:
             failure = InvalidInput("the key has no '=' and so no value")
             items.append(ImportItem(label, failure=failure))
             continue
-        request = CredentialInput(
-            "token", {"token": binding.value}, binding.key, env_names={"token": binding.key}
-        )
+        # A key that is no variable name (`my-key`) keeps the derived MY_KEY_TOKEN.
+        remembered = {"token": binding.key} if _VARIABLE.match(binding.key) else None
+        request = CredentialInput("token", {"token": binding.value}, binding.key,
+                                  env_names=remembered)  # fmt: skip
         items.append(ImportItem(label, request))
     return items
 

@@ -217,6 +217,13 @@ def test_import_dotenv_then_env_gives_back_the_same_variable(
     assert child.returncode == 0
 
 
+def test_an_imported_key_that_is_no_variable_name_keeps_the_derived_name(
+    run_cli: RunCli, initialized_vault: Path
+) -> None:
+    ok(run_cli("import", "-", input=f"my-key={TOKEN}\n", env=PASS_ENV))
+    assert ok(run_cli("env", "my-key", env=PASS_ENV)).stdout == f"export MY_KEY_TOKEN='{TOKEN}'\n"
+
+
 def test_an_imported_name_that_changes_how_programs_run_is_still_refused(
     run_cli: RunCli, initialized_vault: Path, tmp_path: Path
 ) -> None:

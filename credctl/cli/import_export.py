@@ -11,7 +11,6 @@ a passphrase of its own: ``credctl --vault FILE list`` opens it and
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Final
 
@@ -178,10 +177,13 @@ def import_command(
         return report_import(cli, items, as_json=as_json)
     results = manager.batch_create(requests, action="import") if requests else []
     for item, result in zip(valid, results, strict=True):
-        if isinstance(result, CredentialError):
+        if isinstance(result, DuplicateCredential):
+            # One line per item: the way out goes on the item's own line.
+            item.failure = DuplicateCredential(
+                f"{result} (`import --update` updates it)", credential_id=result.credential_id
+            )
+        elif isinstance(result, CredentialError):
             item.failure = result
-            if isinstance(result, DuplicateCredential):
-                result.hint = "add --update to update credentials that exist"
         else:
             item.created = result
     return report_import(cli, items, as_json=as_json)
@@ -190,7 +192,6 @@ def import_command(
 def report_import(cli: CliContext, items: list[ImportItem], *, as_json: bool) -> int:
     """One stderr line per item (and JSON on stdout); the first failure's exit code."""
     code = 0
-    hinted: str | None = None
     rows: list[dict[str, Any]] = []
     for number, item in enumerate(items, start=1):
         if item.failure is None:
@@ -198,8 +199,6 @@ def report_import(cli: CliContext, items: list[ImportItem], *, as_json: bool) ->
         else:
             output.error(f"{item.label}: {item.failure}")
             code = code or int(item.failure.exit_code)
-            if isinstance(item.failure, DuplicateCredential) and hinted is None:
-                hinted = item.failure.hint
         rows.append(
             {
                 "item": number,
@@ -214,8 +213,6 @@ def report_import(cli: CliContext, items: list[ImportItem], *, as_json: bool) ->
         )
     if as_json:
         output.data_json(rows)
-    if hinted is not None and not cli.quiet:
-        sys.stderr.write(f"credctl: hint: {hinted}\n")
     return code
 
 
