@@ -288,6 +288,7 @@ def test_update_field_sets_one_field_and_keeps_the_others(
     assert header == f"X-Other: {NEW_TOKEN}\n"
     literal = run_cli("update", "mail", "--field", f"key={TOKEN}", env=PASS_ENV)
     assert literal.returncode == 9 and TOKEN not in literal.stderr
+    assert "key=env:VAR" in literal.stderr and "leave it out" not in literal.stderr
     unknown = run_cli("update", "mail", "--field", "nope=@-", input="x", env=PASS_ENV)
     assert unknown.returncode == 9 and "unknown field" in unknown.stderr
 

@@ -127,7 +127,7 @@ def update_command(
     data = None
     io = InputContext.from_process(cli.stdin_is_tty)
     kind = get_type(current.credential_type)
-    arguments = checked_arguments(kind, field or [], data_file)  # before reading anything
+    arguments = checked_arguments(kind, field or [], data_file, update=True)  # before any read
     if data_file is not None:
         data = read_data_file(data_file, io)
     fields = (

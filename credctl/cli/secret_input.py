@@ -54,8 +54,13 @@ Role = Literal["secret", "plain", "unknown"]
 Prompt = Callable[[str], str]
 
 
-def safe_forms(field_name: str, *, missing: bool = False) -> str:
+def safe_forms(field_name: str, *, missing: bool = False, update: bool = False) -> str:
     """The hint that teaches every way to give a secret field."""
+    if update:
+        return (
+            f"give it as --field {field_name}=@FILE, --field {field_name}=@- (stdin, or a "
+            f"hidden prompt on a terminal) or --field {field_name}=env:VAR"
+        )
     prompt = (
         "run in a terminal to be asked at a hidden prompt"
         if missing
@@ -202,7 +207,11 @@ def collect_data(
 
 
 def checked_arguments(
-    kind: CredentialType, field_values: Sequence[str], data_file: str | None = None
+    kind: CredentialType,
+    field_values: Sequence[str],
+    data_file: str | None = None,
+    *,
+    update: bool = False,
 ) -> list[FieldArgument]:
     """The ``--field`` arguments, each a field of `kind`, no secret given as a literal,
     and at most one input reading stdin; nothing is read yet."""
@@ -228,7 +237,7 @@ def checked_arguments(
             raise InvalidInput(
                 f"refusing secret field {shown(argument.key)} as a literal on the command line "
                 "(other processes and shell history can read it)",
-                hint=safe_forms(argument.key),
+                hint=safe_forms(argument.key, update=update),
             )
     return arguments
 
@@ -241,7 +250,7 @@ def collect_changes(
         kind_field(kind, argument.key): resolve_value(
             argument, io, credential_name=credential_name
         )
-        for argument in checked_arguments(kind, field_values)
+        for argument in checked_arguments(kind, field_values, update=True)
     }
 
 
