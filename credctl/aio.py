@@ -157,6 +157,7 @@ class AsyncCredentialManager:
     create_credential = _in_thread(CredentialManager.create_credential)
     create_credential_idempotent = _in_thread(CredentialManager.create_credential_idempotent)
     batch_create = _in_thread(CredentialManager.batch_create)
+    batch_upsert = _in_thread(CredentialManager.batch_upsert)
     get_credential = _in_thread(CredentialManager.get_credential)
     list_credentials = _in_thread(CredentialManager.list_credentials)
     get_token = _in_thread(CredentialManager.get_token)

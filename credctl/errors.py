@@ -303,6 +303,12 @@ class VaultNotFoundError(NotFound):
     """There is no vault at this path."""
 
 
+class KdfMemoryError(CredentialError):
+    """Argon2id could not get the memory it needs (the machine or a limit is too small)."""
+
+    exit_code = ExitCode.INTERNAL
+
+
 class VaultExistsError(StorageError):
     """A vault already exists at this path."""
 

@@ -46,6 +46,7 @@ from credctl.model import (
     StorageBackend,
     StorageKind,
     Token,
+    UpsertResult,
     UserContext,
     checked_manager_config,
 )
@@ -62,6 +63,7 @@ if TYPE_CHECKING:
     from credctl.audit.service import AuditVerification
     from credctl.records.api_tokens import ApiToken
     from credctl.records.oauth import RefreshReport
+    from credctl.records.store import RecordTransaction
     from credctl.records.stored import StoredCredential
     from credctl.scoped import ScopedManager
     from credctl.token_cache import TokenCache
@@ -259,12 +261,60 @@ class CredentialManager:
                     created = txn.create(
                         item.credential_type, item.data, name=item.name,
                         description=item.description, tags=item.tags, metadata=item.metadata,
+                        env_names=item.env_names,
                     )  # fmt: skip
                 except CredentialError as exc:
                     txn.failed(item.name, exc)
                     results.append(exc)
                 else:
                     results.append(created.id)
+        return results
+
+    def batch_upsert(
+        self,
+        credentials: Sequence[CredentialInput],
+        context: UserContext | None = None,
+        *,
+        action: str = "import",
+    ) -> list[UpsertResult | CredentialError]:
+        """Create, or update by name, many credentials in one write (``import --update``).
+
+        An input whose name exists (with the same type) replaces that credential's
+        data and remembered variable names, and its description, tags and
+        metadata when the input gives them; one that would change nothing is
+        ``unchanged`` and not written.  Another type under the name is
+        `DuplicateCredential` (exit 8).  One result per input, in order; errors
+        are returned, not raised, as in `batch_create`.
+        """
+        from credctl.errors import DuplicateCredential
+
+        results: list[UpsertResult | CredentialError] = []
+        with self.records.transaction(action, self._actor(context)) as txn:
+            for item in credentials:
+                try:
+                    current = txn.by_name(item.name) if item.name is not None else None
+                    if current is None:
+                        created = txn.create(
+                            item.credential_type, item.data, name=item.name,
+                            description=item.description, tags=item.tags,
+                            metadata=item.metadata, env_names=item.env_names,
+                        )  # fmt: skip
+                        results.append(UpsertResult(created.id, "created"))
+                        continue
+                    if current.type != item.credential_type:
+                        raise DuplicateCredential(
+                            f"a {current.type} credential named {current.name!r} exists; "
+                            f"it cannot become {item.credential_type}",
+                            hint="import it under another name, or delete the old one first",
+                            credential_id=current.id,
+                        )
+                    results.append(UpsertResult(current.id, _upsert(txn, current, item)))
+                except CredentialError as exc:
+                    txn.failed(item.name, exc)
+                    results.append(exc)
+        for result in results:
+            if isinstance(result, UpsertResult) and result.outcome == "updated":
+                self._cache.forget(result.id)
         return results
 
     # -- read ----------------------------------------------------------------------
@@ -565,6 +615,7 @@ class CredentialManager:
                 credential, name=updates.name, description=updates.description,
                 tags=updates.tags, metadata=updates.metadata,
                 metadata_changes=updates.metadata_changes, data=updates.data,
+                data_changes=updates.data_changes,
             )  # fmt: skip
         self._cache.forget(credential.id)
 
@@ -1007,6 +1058,30 @@ def _token(secret: SecretRecord) -> Token:
     )
 
 
+def _upsert(txn: RecordTransaction, current: StoredCredential, item: CredentialInput) -> str:
+    """Update `current` from `item` unless nothing would change: the outcome's word."""
+    from credctl import types
+
+    kind = types.get_type(current.type)
+    data = kind.validate(item.data)
+    changes: dict[str, Any] = {}
+    if data != current.data:
+        changes["data"] = data
+    if item.description and item.description != current.description:
+        changes["description"] = item.description
+    if item.tags and tuple(item.tags) != current.tags:
+        changes["tags"] = item.tags
+    if item.metadata and dict(item.metadata) != current.metadata:
+        changes["metadata"] = item.metadata
+    names = dict(item.env_names or {})
+    if names and {**current.env_names, **names} != current.env_names:
+        changes["env_names"] = names
+    if not changes:
+        return "unchanged"
+    txn.update(current, **changes)
+    return "updated"
+
+
 def _public(credential: StoredCredential) -> Credential:
     """The public details of a stored credential (never its data)."""
     from credctl._time import parse_rfc3339
@@ -1028,6 +1103,7 @@ def _public(credential: StoredCredential) -> Credential:
             token_expiry=parse_rfc3339(expiry) if expiry else None,
             version=credential.version,
             scopes=tuple(scopes) if isinstance(scopes, list) else (),
+            fields=tuple(str(key) for key in credential.data),
         )
     except (TypeError, ValueError) as exc:
         raise VaultCorruptError(f"credential record {credential.id!r} is malformed") from exc

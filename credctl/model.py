@@ -119,6 +119,8 @@ class Credential(NamedTuple):
     version: int = 1
     #: oauth2: the scopes the provider granted (never secret).
     scopes: tuple[str, ...] = ()
+    #: The names of the fields the data holds (never their values).
+    fields: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """The `show --json` object of SPEC §12."""
@@ -133,6 +135,7 @@ class Credential(NamedTuple):
             "created_at": to_rfc3339(self.created_at),
             "updated_at": to_rfc3339(self.updated_at),
             "version": self.version,
+            "fields": list(self.fields),
         }
         if self.credential_type == "oauth2":
             out["token_expiry"] = to_rfc3339(self.token_expiry) if self.token_expiry else None
@@ -172,6 +175,9 @@ class CredentialUpdate(NamedTuple):
     #: Single metadata entries to set (a None value removes one), applied under the lock
     #: to what is stored then, after `metadata` (if given) replaced it.
     metadata_changes: Mapping[str, Any] | None = None
+    #: Single data fields to set (a None value removes one), merged under the lock like
+    #: `metadata_changes`; the merged data is validated by the type.
+    data_changes: Mapping[str, Any] | None = None
 
     def __repr__(self) -> str:  # never the data: it holds secrets
         shown = ", ".join(
@@ -179,7 +185,10 @@ class CredentialUpdate(NamedTuple):
             for name in ("name", "description", "tags", "metadata", "metadata_changes")
             if getattr(self, name) is not None
         )
-        return f"CredentialUpdate({shown}{', data=***' if self.data is not None else ''})"
+        hidden = "".join(
+            f", {name}=***" for name in ("data", "data_changes") if getattr(self, name) is not None
+        )
+        return f"CredentialUpdate({shown}{hidden})"
 
     @classmethod
     def builder(cls) -> CredentialUpdateBuilder:
@@ -191,8 +200,16 @@ class CredentialUpdate(NamedTuple):
         return all(
             v is None
             for v in (self.name, self.description, self.tags, self.metadata, self.data,
-                      self.metadata_changes)
+                      self.metadata_changes, self.data_changes)
         )  # fmt: skip
+
+
+class UpsertResult(NamedTuple):
+    """One item of `CredentialManager.batch_upsert`: its id and what happened to it."""
+
+    id: CredentialId
+    #: "created", "updated" or "unchanged".
+    outcome: str
 
 
 class CredentialUpdateBuilder:
@@ -248,6 +265,9 @@ class CredentialInput(NamedTuple):
     description: str = ""
     tags: tuple[str, ...] = ()
     metadata: Mapping[str, Any] | None = None
+    #: Variable names to remember by field (``{"token": "STRIPE_KEY"}``): `credctl env`
+    #: exports the field under this name by default (what a dotenv import read).
+    env_names: Mapping[str, str] | None = None
 
     @classmethod
     def api_key(

@@ -1170,6 +1170,7 @@ EXPECTED_EXIT_CODES: dict[str, int] = {
     "VaultNotFoundError": 3,  # not found
     "VaultExistsError": 8,  # init over an existing vault: 8 (§12)
     "VaultBusyError": 8,  # vault busy past the lock timeout
+    "KdfMemoryError": 1,  # Argon2id could not get its memory
     "KeyringUnavailableError": 4,  # no unlock source available
     "AuditUnavailableError": 1,  # the audit entry cannot be written: a storage failure
     "AuditTamperedError": 6,  # the audit trail was tampered with

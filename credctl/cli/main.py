@@ -43,12 +43,15 @@ def cli_context(options: GlobalOptions) -> CliContext:
     """The `CliContext` the global options describe."""
     from pathlib import Path
 
+    from credctl.cli import progress
     from credctl.cli.context import CliContext
 
+    color = not (options.no_color or "NO_COLOR" in os.environ)
+    progress.install(quiet=options.quiet, color=color)
     return CliContext(
         Path(options.vault).expanduser() if options.vault else None,
         quiet=options.quiet,
-        color=not (options.no_color or "NO_COLOR" in os.environ),
+        color=color,
     )
 
 

@@ -5,6 +5,8 @@ Each command parses its options, calls one `Vault` method and prints what it did
 
 from __future__ import annotations
 
+import sys
+import time
 from typing import Annotated
 
 import typer
@@ -87,12 +89,19 @@ def init_command(
         can_prompt=cli.stdin_is_tty,
     )  # fmt: skip
     warn_if_short(passphrase)
+    started = time.perf_counter()
     opened = vault.create(passphrase, params, backup_count=backups, max_session_ttl=session_cap)
+    seconds = time.perf_counter() - started  # nearly all of it Argon2id, as each unlock
     record_vault_event(vault, "init", data_key=opened.data_key)
     output.info(
         f"created vault {vault.path} (Argon2id m={kdf_memory} MiB, t={kdf_time}, "
         f"p={kdf_parallelism}; sessions up to {format_duration(opened.max_session_ttl)}; "
         f"id {opened.vault_id.hex()[:12]})",
+        quiet=cli.quiet,
+    )
+    output.info(
+        f"each unlock with the passphrase takes about {seconds:.1f} s here; "
+        'a session pays it once: eval "$(credctl unlock)"',
         quiet=cli.quiet,
     )
 
@@ -145,6 +154,12 @@ def unlock_command(
         f"session started for {format_duration(seconds)} (until {until}); `credctl lock` ends it",
         quiet=cli.quiet,
     )
+    if sys.stdout.isatty():
+        # Printed on the screen, the line does nothing: the shell must run it.
+        output.warn(
+            'this shell has no session yet: run `eval "$(credctl unlock)"` to start one '
+            "in it (fish: `credctl unlock --shell fish | source`)"
+        )
 
 
 def lock_command(ctx: typer.Context) -> None:

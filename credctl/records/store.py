@@ -32,7 +32,7 @@ from credctl.errors import (
 )
 from credctl.records.activity import Activity, ActivityLog, Actor, BatchLog, MemoryActivityLog
 from credctl.records.secrets import SecretRecord, SecretWant
-from credctl.records.stored import DEFAULT_OWNER, OAUTH_STATE, StoredCredential
+from credctl.records.stored import DEFAULT_OWNER, ENV_NAMES, OAUTH_STATE, StoredCredential
 
 if TYPE_CHECKING:
     from credctl.storage.base import (
@@ -109,8 +109,10 @@ class RecordView:
             if found is None and self._scope is None:
                 found = self._only_one_named(str(ref))
         if found is None:
+            close = self._close_name(str(ref)) if credential_id is None else None
             raise NotFound(
-                f"no credential {'with id ' if credential_id is not None else ''}{str(ref)!r}",
+                f"no credential {'with id ' if credential_id is not None else ''}{str(ref)!r}"
+                + (f" (did you mean {close!r}?)" if close else ""),
                 hint="see `credctl list`",
                 credential_id=credential_id,
             )
@@ -125,6 +127,17 @@ class RecordView:
                 hint="name it by its id",
             )
         return StoredCredential.from_record(named[0]) if named else None
+
+    def _close_name(self, name: str) -> str | None:
+        """The one visible name `name` is most likely a typo of (case, a letter or two)."""
+        import difflib
+
+        names = [credential.name for credential in self.all()]
+        folded = [n for n in names if n.casefold() == name.casefold()]
+        if folded:
+            return folded[0]
+        close = difflib.get_close_matches(name, names, n=1, cutoff=0.8)
+        return close[0] if close else None
 
     def all(
         self, *, credential_type: str | None = None, tag: str | None = None
@@ -194,9 +207,11 @@ class RecordTransaction(RecordView):
         metadata: Mapping[str, Any] | None = None,
         idempotency_key: str | None = None,
         extra: Mapping[str, Any] | None = None,
+        env_names: Mapping[str, str] | None = None,
     ) -> StoredCredential:
         """Validate and add a credential owned by the actor; its id is never reused.
 
+        `env_names` remembers variable names by field (`StoredCredential.env_names`).
         Without `name` it is called ``<type>_<id>``.  Repeating an `idempotency_key`
         with the same request returns the credential it created; with another
         request it is `DuplicateCredential` (exit 8).
@@ -213,6 +228,9 @@ class RecordTransaction(RecordView):
         checked_description = validation.check_description(description)
         checked_tags = validation.check_tags(tags)
         checked_metadata = validation.check_metadata(metadata or {})
+        extra = dict(extra or {})
+        if env_names:
+            extra[ENV_NAMES] = validation.check_env_names(tuple(kind.fields), env_names)
         request = {
             "name": name,
             "type": kind.name,
@@ -253,7 +271,7 @@ class RecordTransaction(RecordView):
             owner=owner,
             created_at=now,
             updated_at=now,
-            extra=dict(extra or {}),
+            extra=extra,
         )
         self._put(credential)
         meta["next_id"] = credential_id + 1
@@ -292,6 +310,8 @@ class RecordTransaction(RecordView):
         data: Mapping[str, Any] | None = None,
         extra: Mapping[str, Any] | None = None,
         credential_type: str | None = None,
+        data_changes: Mapping[str, Any] | None = None,
+        env_names: Mapping[str, str] | None = None,
     ) -> StoredCredential:
         """Apply changes, each checked; new data is checked by the type and bumps `version`.
 
@@ -300,7 +320,9 @@ class RecordTransaction(RecordView):
 
         `metadata` replaces the metadata; `metadata_changes` then sets single
         entries (a None value removes one) on what is stored now, under the lock,
-        so concurrent updates of different keys all survive.
+        so concurrent updates of different keys all survive.  `data` and
+        `data_changes` work the same way for the secret data (`update --field`).
+        `env_names` sets remembered variable names (merged with the stored ones).
         """
         from credctl import types
         from credctl.records import validation
@@ -335,11 +357,25 @@ class RecordTransaction(RecordView):
                     )
                 changes["type"] = kind.name
                 changes["extra"] = {k: v for k, v in credential.extra.items() if k != OAUTH_STATE}
-        if data is not None:
-            changes["data"] = types.get_type(changes.get("type", credential.type)).validate(data)
+        if data is not None or data_changes is not None:
+            merged_data = dict(credential.data if data is None else data)
+            for key, value in (data_changes or {}).items():
+                if value is None:
+                    merged_data.pop(key, None)
+                else:
+                    merged_data[key] = value
+            new_type = changes.get("type", credential.type)
+            changes["data"] = types.get_type(new_type).validate(merged_data)
             changes["version"] = credential.version + 1
         if extra is not None:
             changes["extra"] = {**changes.get("extra", credential.extra), **extra}
+        if env_names:
+            kind = types.get_type(changes.get("type", credential.type))
+            names = {**credential.env_names, **env_names}
+            changes["extra"] = {
+                **changes.get("extra", credential.extra),
+                ENV_NAMES: validation.check_env_names(tuple(kind.fields), names),
+            }
         from credctl._time import format_rfc3339, utc_now
 
         updated = credential.replace(updated_at=format_rfc3339(utc_now()), **changes)

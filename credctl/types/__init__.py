@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from importlib.metadata import EntryPoint
 
 __all__ = [
+    "BUILTIN_TYPE_NAMES",
     "ENTRY_POINT_GROUP",
     "CredentialType",
     "FieldSpec",
@@ -47,6 +48,8 @@ _BUILTIN: Final = MappingProxyType(
         "custom": ("credctl.types.custom", "CustomType"),
     }
 )
+#: The built-in type names, in the order help lists them (naming them scans no plug-in).
+BUILTIN_TYPE_NAMES: Final = tuple(_BUILTIN)
 _loaded: dict[str, CredentialType] = {}
 _plugins: dict[str, CredentialType] = {}
 

@@ -88,14 +88,22 @@ class VaultFile:
 
     def read(self) -> bytes:
         """The whole vault file, refusing symlinks, non-regular files and unsafe folders."""
-        missing = VaultNotFoundError(
-            f"no vault at {self.path}", hint="create one with `credctl init`"
-        )
+        missing = VaultNotFoundError(f"no vault at {self.path}", hint=self._create_hint())
         try:
             self.folder.fd()
         except FileNotFoundError:
             raise missing from None
         return read_regular_file(self.path, missing=missing)
+
+    def _create_hint(self) -> str:
+        """How to create this vault: `--vault PATH` when the default would be another."""
+        from credctl.paths import default_vault_path
+
+        if default_vault_path().absolute() == self.path.absolute():
+            return "create one with `credctl init`"
+        import shlex
+
+        return f"create one with `credctl --vault {shlex.quote(str(self.path))} init`"
 
     # -- locking -------------------------------------------------------------------
 
