@@ -295,7 +295,6 @@ def raw_copy(source: BlobBackend, target: BlobBackend, journal: Journal) -> int:
 
 def write_file(target: Place, contents: Contents) -> None:
     """A new vault file with the same vault id, data key, key slots and records."""
-    from credctl.storage.usage_journal import UsageJournal
     from credctl.vault.body import Body
     from credctl.vault.format import Header
     from credctl.vault.opened import OpenVault
@@ -312,9 +311,11 @@ def write_file(target: Place, contents: Contents) -> None:
                        "migrate", empty)  # fmt: skip
     vault = Vault(target.path)
     vault.create_from(opened)
-    journal = UsageJournal(vault.file.sidecar / "usage.jsonl", vault.file.companion)
-    for activity in contents.activities:
-        journal.append(activity)
+    from credctl.storage.vault_storage import VaultStorage
+
+    log = VaultStorage(vault, KnownKey(contents.data_key)).activity_log()
+    for activity in contents.activities:  # into the file's audit trail, in order
+        log.append(activity)
 
 
 def write_engine(target: BlobBackend, contents: Contents) -> None:

@@ -14,7 +14,6 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -23,30 +22,22 @@ from typing import NoReturn
 
 import pytest
 
-REQUIRED = os.environ.get("CREDCTL_REQUIRE_PEERS") == "1"
+from tests import peers
+
 #: ``CREDCTL_TEST_BACKEND=postgresql`` runs the command-line tests on PostgreSQL (a lane of
 #: the test command): read at import, since each test's environment drops CREDCTL_ names.
 LANE = os.environ.get("CREDCTL_TEST_BACKEND", "")
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 
 
-def _banner(text: str) -> None:
-    sys.stderr.write(f"\n{'!' * 78}\n{text}\n{'!' * 78}\n")
-
-
 def missing(reason: str) -> NoReturn:
-    """A peer is not installed: skip loudly, or fail when peers are required."""
-    if REQUIRED:
-        _banner(f"PEER MISSING: {reason} (CREDCTL_REQUIRE_PEERS=1: a missing peer fails)")
-        pytest.fail(f"PEER MISSING: {reason}", pytrace=False)
-    _banner(f"NOT TESTED: {reason}")
-    pytest.skip(f"NOT TESTED: {reason}")
+    """A peer is not installed: tests.peers decides (a loud skip, or a failure)."""
+    peers.peer_missing("backend peer", reason)
 
 
 def failed(reason: str) -> NoReturn:
     """A peer is installed but did not start: always a failure."""
-    _banner(f"PEER FAILED: {reason}")
-    pytest.fail(f"PEER FAILED: {reason}", pytrace=False)
+    peers.peer_failed("backend peer", reason)
 
 
 def free_port() -> int:

@@ -14,6 +14,7 @@ from credctl.vault import EnvironmentUnlocker, Vault, terminal_prompt
 if TYPE_CHECKING:
     from credctl.manager import CredentialManager
     from credctl.storage.backend_vault import BackendVault
+    from credctl.storage.base import CredentialStorage
     from credctl.storage.blobs import BlobBackend
     from credctl.vault.store import Unlocker
 
@@ -46,6 +47,9 @@ class CliContext:
             stdin_is_tty = bool(sys.stdin) and sys.stdin.isatty()
         self.stdin_is_tty = stdin_is_tty
         self._engine: BlobBackend | None = None
+        #: What reads stdin as data (``--field key=@-``), set by the command before it
+        #: unlocks: the passphrase is then asked on the controlling terminal, if any.
+        self.stdin_taken: str | None = None
 
     @property
     def location(self) -> str:
@@ -82,29 +86,36 @@ class CliContext:
             )
         return Vault(self.vault_path)
 
+    def storage(self, unlocker: Unlocker | None = None) -> CredentialStorage:
+        """The storage of the vault file or backend, with the standard unlock sources."""
+        if self.backend_url is None:
+            from credctl.storage.vault_storage import VaultStorage
+
+            return VaultStorage(Vault(self.vault_path), unlocker or self.unlocker())
+        from credctl.storage.sealed import SealedStorage
+
+        return SealedStorage(self.engine(), unlocker or self.unlocker())
+
     def manager(self, unlocker: Unlocker | None = None) -> CredentialManager:
         """A `CredentialManager` on this vault with the standard unlock sources (or `unlocker`)."""
         from credctl.manager import CredentialManager
         from credctl.model import CacheConfig, ManagerConfig
-        from credctl.storage.base import CredentialStorage
 
         # One command is one process: a token cache could never hit, so none is built.
         config = ManagerConfig(cache_config=CacheConfig(enabled=False))
-        storage: CredentialStorage
-        if self.backend_url is None:
-            from credctl.storage.vault_storage import VaultStorage
-
-            storage = VaultStorage(Vault(self.vault_path), unlocker or self.unlocker())
-        else:
-            from credctl.storage.sealed import SealedStorage
-
-            storage = SealedStorage(self.engine(), unlocker or self.unlocker())
-        return CredentialManager(config, storage=storage, origin="cli")
+        return CredentialManager(config, storage=self.storage(unlocker), origin="cli")
 
     def unlocker(self, *, passphrase_only: bool = False) -> EnvironmentUnlocker:
         """The standard unlock sources, with a prompt only on a terminal."""
+        taken = None if self.stdin_is_tty else self.stdin_taken
+        prompt = terminal_prompt() if self.stdin_is_tty else terminal_prompt(stdin_taken=taken)
         return EnvironmentUnlocker(
-            env=os.environ,
-            prompt=terminal_prompt() if self.stdin_is_tty else None,
-            passphrase_only=passphrase_only,
-        )
+            env=os.environ, prompt=prompt, passphrase_only=passphrase_only, stdin_taken=taken,
+            warn=_warn,
+        )  # fmt: skip
+
+
+def _warn(text: str) -> None:
+    from credctl.cli.output import warn
+
+    warn(text)

@@ -45,6 +45,9 @@ class ArgumentSpec(NamedTuple):
     variadic: bool = False
     #: Takes the words after ``--`` (the command `exec` runs), and only those.
     after_double_dash: bool = False
+    #: What shell completion offers: "credential" (names, from an open session only),
+    #: "type" (credential types) or "" (nothing).
+    completion: str = ""
 
 
 class CommandSpec(NamedTuple):
@@ -83,6 +86,7 @@ class GetTokenRequest(NamedTuple):
     format: str = "raw"
     min_valid: str | None = None
     no_refresh: bool = False
+    json: bool = False
 
 
 class EnvRequest(NamedTuple):
@@ -155,7 +159,7 @@ GET_TOKEN = CommandSpec(
     ),
     runner="credctl.cli.get_token:run_get_token",
     request=GetTokenRequest,
-    arguments=(ArgumentSpec("ref", "NAME|ID", "Credential name or id."),),
+    arguments=(ArgumentSpec("ref", "NAME|ID", "Credential name or id.", completion="credential"),),
     options=(
         OptionSpec(
             "field",
@@ -172,6 +176,7 @@ GET_TOKEN = CommandSpec(
             choices=("raw", "header", "json"),
             default="raw",
         ),
+        OptionSpec("json", ("--json",), "Same as --format json."),
         OptionSpec(
             "min_valid",
             ("--min-valid",),
@@ -211,7 +216,11 @@ ENV = CommandSpec(
     ),
     runner="credctl.cli.env_command:run_env",
     request=EnvRequest,
-    arguments=(ArgumentSpec("refs", "NAME[.FIELD][=VAR]", "What to export.", variadic=True),),
+    arguments=(
+        ArgumentSpec(
+            "refs", "NAME[.FIELD][=VAR]", "What to export.", variadic=True, completion="credential"
+        ),
+    ),
     options=(
         OptionSpec(
             "shell",
@@ -255,7 +264,11 @@ EXEC = CommandSpec(
     request=ExecRequest,
     arguments=(
         ArgumentSpec(
-            "names", "NAME", "Credentials to export with their default names.", variadic=True
+            "names",
+            "NAME",
+            "Credentials to export with their default names.",
+            variadic=True,
+            completion="credential",
         ),
         ArgumentSpec(
             "command",
@@ -324,7 +337,10 @@ CREATE = CommandSpec(
     request=CreateRequest,
     arguments=(
         ArgumentSpec(
-            "credential_type", "TYPE", "api_key, token, basic_auth, oauth2, smtp or custom."
+            "credential_type",
+            "TYPE",
+            "api_key, token, basic_auth, oauth2, smtp or custom.",
+            completion="type",
         ),
         ArgumentSpec(
             "name", "NAME", "1–128 of A-Za-z0-9_- starting with a letter or digit; no dots."
