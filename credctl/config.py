@@ -34,20 +34,33 @@ KEYS: dict[str, str] = {
 CACHE_NAME = "config-cache.json"
 
 
+def _xdg(variable: str, fallback: str, kind: str) -> Path:
+    """An XDG folder of credctl without importing platformdirs on Linux (as
+    `credctl.paths.user_data_dir` does: platformdirs costs every command milliseconds)."""
+    import sys
+
+    if sys.platform.startswith("linux"):
+        value, home = os.environ.get(variable, ""), os.environ.get("HOME", "")
+        if os.path.isabs(value):
+            return Path(value) / "credctl"
+        if os.path.isabs(home):
+            return Path(home) / fallback / "credctl"
+    import platformdirs
+
+    found = getattr(platformdirs, f"user_{kind}_dir")("credctl")
+    return Path(str(found))
+
+
 def config_path() -> Path:
     """``CREDCTL_CONFIG``, else ``config.toml`` in ``platformdirs.user_config_dir``."""
     configured = os.environ.get("CREDCTL_CONFIG")
     if configured:
         return Path(configured).expanduser()
-    import platformdirs
-
-    return Path(platformdirs.user_config_dir("credctl")) / "config.toml"
+    return _xdg("XDG_CONFIG_HOME", ".config", "config") / "config.toml"
 
 
 def _cache_path() -> Path:
-    import platformdirs
-
-    return Path(platformdirs.user_state_dir("credctl")) / CACHE_NAME
+    return _xdg("XDG_STATE_HOME", ".local/state", "state") / CACHE_NAME
 
 
 def _stamp(info: os.stat_result) -> list[int]:

@@ -301,7 +301,11 @@ def write_file(target: Place, contents: Contents) -> None:
     from credctl.vault.store import Vault
 
     assert target.path is not None
-    body = Body(dict(contents.settings))
+    from credctl.audit.seal import SETTINGS_KEY
+
+    # The source's audit-trail settings (its head, its epochs) describe the source's
+    # trail; the copy's trail is written afresh below.
+    body = Body({k: v for k, v in contents.settings.items() if k != SETTINGS_KEY})
     for record in sorted(contents.records, key=lambda r: int(r["id"])):
         from credctl.storage.vault_storage import VaultSnapshot
 
@@ -314,8 +318,13 @@ def write_file(target: Place, contents: Contents) -> None:
     from credctl.storage.vault_storage import VaultStorage
 
     log = VaultStorage(vault, KnownKey(contents.data_key)).activity_log()
-    for activity in contents.activities:  # into the file's audit trail, in order
-        log.append(activity)
+    if contents.activities:  # into the file's audit trail, in order, in one append
+        append_batch = getattr(log, "append_batch", None)
+        if append_batch is not None:
+            append_batch(list(contents.activities))
+        else:
+            for activity in contents.activities:
+                log.append(activity)
 
 
 def write_engine(target: BlobBackend, contents: Contents) -> None:
@@ -328,7 +337,10 @@ def write_engine(target: BlobBackend, contents: Contents) -> None:
     from credctl.vault.sealing import seal_vault
 
     key_settings = {k: contents.settings[k] for k in KEY_SETTINGS if k in contents.settings}
-    meta = {k: v for k, v in contents.settings.items() if k not in KEY_SETTINGS}
+    from credctl.audit.seal import SETTINGS_KEY
+
+    meta = {k: v for k, v in contents.settings.items()
+            if k not in KEY_SETTINGS and k != SETTINGS_KEY}  # fmt: skip
     meta.pop("backup_count", None)
     keys_blob = seal_vault(contents.vault_id, 1, contents.slots, contents.data_key,
                            Body(key_settings).encode())  # fmt: skip

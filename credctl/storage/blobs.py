@@ -115,6 +115,14 @@ class BlobTransaction(BlobReader, Protocol):
         """
         ...
 
+    def last_log_seq(self, log: str) -> int:
+        """The log's last entry number, as this transaction sees it."""
+        ...
+
+    def append_log(self, log: str, expected_last: int, entries: Sequence[bytes]) -> int:
+        """Append inside this transaction (committed with it on SQL engines)."""
+        ...
+
     def commit(self, changes: Sequence[Change]) -> dict[str, Hashable]:
         """Apply `changes` (compare-and-swap each); the new tokens by key.
 

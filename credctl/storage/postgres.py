@@ -112,6 +112,28 @@ class _Txn:
                 hint="retry, or raise CREDCTL_LOCK_TIMEOUT (seconds)",
             ) from None
 
+    def last_log_seq(self, log: str) -> int:
+        """The log's last committed entry number, seen from this transaction."""
+        row = self.conn.execute(
+            "SELECT coalesce(max(seq), 0) FROM credctl_log WHERE space = %s AND log = %s",
+            (self.space, log),
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+    def append_log(self, log: str, expected_last: int, entries: Sequence[bytes]) -> int:
+        """Append inside this transaction (the writer's: one commit for both)."""
+        for offset, data in enumerate(entries, 1):
+            cursor = self.conn.execute(
+                "INSERT INTO credctl_log (space, log, seq, data) "
+                "SELECT %s, %s, %s, %s WHERE (SELECT coalesce(max(seq), 0) FROM credctl_log "
+                "WHERE space = %s AND log = %s) = %s ON CONFLICT DO NOTHING",
+                (self.space, log, expected_last + offset, data, self.space, log,
+                 expected_last + offset - 1),
+            )  # fmt: skip
+            if cursor.rowcount != 1:
+                raise BlobConflictError(f"the {log} log moved on")
+        return expected_last + len(entries)
+
     def commit(self, changes: Sequence[Change]) -> dict[str, Hashable]:
         tokens: dict[str, Hashable] = {}
         for change in changes:

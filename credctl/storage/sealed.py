@@ -23,7 +23,7 @@ from credctl.errors import CredentialError, VaultCorruptError
 from credctl.records.activity import ActivityLog
 from credctl.storage.anchors import Anchors
 from credctl.storage.backend_vault import BackendVault
-from credctl.storage.blobs import Blob, BlobBackend, BlobReader
+from credctl.storage.blobs import Blob, BlobBackend, BlobReader, BlobTransaction
 from credctl.storage.sealed_commit import Commit, write_session
 from credctl.storage.sealed_format import KEYS_KEY, SealKeys
 from credctl.storage.sealed_view import Root, SealedDraft, SealedView, read_root
@@ -34,6 +34,12 @@ from credctl.vault.sealing import StaleDataKeyError
 from credctl.vault.slot_ops import Unlocker
 
 _HINT = "the backend was changed outside credctl; restore it from a backup"
+
+
+def _thread() -> int:
+    import threading
+
+    return threading.get_ident()
 
 
 def check_keys_blob(keys: SealKeys, blob: Blob | None, root: Root | None) -> None:
@@ -72,6 +78,8 @@ class SealedStorage:
         self._keys: SealKeys | None = None
         self._log: ActivityLog | None = None
         self._log_keys: SealKeys | None = None
+        #: The transaction of the write in progress, by thread (its log entries join it).
+        self._active: dict[int, BlobTransaction] = {}
 
     @property
     def snapshot_isolation(self) -> bool:
@@ -151,7 +159,11 @@ class SealedStorage:
             self.anchors.check(keys.vault_id, txn.root.seq, self.backend.describe())
 
         with write_session(self.backend, keys, self.vault.lock_timeout, check=check) as txn:
-            yield txn.draft
+            self._active[_thread()] = txn.txn
+            try:
+                yield txn.draft
+            finally:
+                self._active.pop(_thread(), None)
         if txn.written:
             self.anchors.record(keys.vault_id, txn.written)
 
@@ -181,7 +193,9 @@ class SealedStorage:
         if self._log is None:
             from credctl.storage.sealed_log import SealedActivityLog
 
-            self._log = SealedActivityLog(self.backend, self.log_keys)
+            self._log = SealedActivityLog(
+                self.backend, self.log_keys, lambda: self._active.get(_thread())
+            )
         return self._log
 
     def log_keys(self) -> SealKeys:

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, Protocol
 
 from credctl.errors import VaultBusyError
 from credctl.records.activity import Activity, Actor
@@ -24,22 +25,50 @@ _KEY = "log-activity"
 _ATTEMPTS = 100
 
 
-class SealedActivityLog:
-    """An `ActivityLog` in the engine's log table or log blobs."""
+class LogWriter(Protocol):
+    """Where entries are appended: the engine, or the writer's own transaction."""
 
-    def __init__(self, backend: BlobBackend, keys: Callable[[], SealKeys]) -> None:
+    def last_log_seq(self, log: str) -> int: ...
+
+    def append_log(self, log: str, expected_last: int, entries: Sequence[bytes]) -> int: ...
+
+
+class SealedActivityLog:
+    """An `ActivityLog` (and `BatchLog`) in the engine's log table or log blobs.
+
+    Inside a write (`append_batch` with the settings being committed) the entries
+    go into the writer's own transaction: on SQL engines they commit, or not,
+    together with the records.
+    """
+
+    def __init__(
+        self,
+        backend: BlobBackend,
+        keys: Callable[[], SealKeys],
+        active: Callable[[], LogWriter | None] = lambda: None,
+    ) -> None:
         self.backend = backend
         self._keys = keys
+        self._active = active
 
     def append(self, activity: Activity) -> None:
         """Seal and append one entry (retried while other processes append)."""
+        self.append_batch([activity])
+
+    def append_batch(
+        self, activities: Sequence[Activity], settings: dict[str, Any] | None = None
+    ) -> None:
+        """Seal and append the entries in order, in one append."""
+        if not activities:
+            return
         keys = self._keys()
-        entry = _encode(activity)
+        entries = [_encode(activity) for activity in activities]
+        writer: LogWriter = (self._active() if settings is not None else None) or self.backend
         for _attempt in range(_ATTEMPTS):
-            last = self.backend.last_log_seq(LOG)
-            sealed = keys.seal_json(_KEY, last + 1, entry)
+            last = writer.last_log_seq(LOG)
+            sealed = [keys.seal_json(_KEY, last + i, e) for i, e in enumerate(entries, 1)]
             try:
-                self.backend.append_log(LOG, last, [sealed])
+                writer.append_log(LOG, last, sealed)
             except BlobConflictError:
                 time.sleep(random.uniform(0, 0.01))  # noqa: S311 - jitter, not a secret
                 continue

@@ -75,6 +75,23 @@ class _Reader:
     def lock(self, timeout: float) -> None:
         """``BEGIN IMMEDIATE`` already made this the only writer."""
 
+    def last_log_seq(self, log: str) -> int:
+        """The log's last entry number, inside this transaction."""
+        row = self.conn.execute(
+            "SELECT max(seq) FROM credctl_log WHERE space = ? AND log = ?", (self.space, log)
+        ).fetchone()
+        return int(row[0] or 0)
+
+    def append_log(self, log: str, expected_last: int, entries: Sequence[bytes]) -> int:
+        """Append inside this transaction (the writer's: one commit for both)."""
+        if self.last_log_seq(log) != expected_last:
+            raise BlobConflictError(f"the {log} log moved on")
+        self.conn.executemany(
+            "INSERT INTO credctl_log (space, log, seq, data) VALUES (?, ?, ?, ?)",
+            [(self.space, log, expected_last + i, d) for i, d in enumerate(entries, 1)],
+        )
+        return expected_last + len(entries)
+
     def commit(self, changes: Sequence[Change]) -> dict[str, Hashable]:
         tokens: dict[str, Hashable] = {}
         for change in changes:
