@@ -82,6 +82,13 @@ class RecordView:
         credential_id = as_id(ref)
         found = self.get(credential_id) if credential_id is not None else self.by_name(str(ref))
         if found is None:
+            # A rotated credential: its old id or NAME@previous in a grace period, else a
+            # NotFound that names the id it was rotated to (credctl.records.versions).
+            from credctl.records.versions import find_retired
+            from credctl.rotation.clock import now
+
+            found = find_retired(self, ref, now())
+        if found is None:
             raise NotFound(
                 f"no credential {'with id ' if credential_id is not None else ''}{str(ref)!r}",
                 hint="see `credctl list`",
@@ -141,8 +148,21 @@ class RecordTransaction(RecordView):
         return bool(self.touched) or self.settings_changed
 
     def find(self, ref: Ref) -> StoredCredential:
-        """As `RecordView.find`; the credential becomes the subject of this transaction."""
+        """As `RecordView.find`; the credential becomes the subject of this transaction.
+
+        An older version (an old id in its grace period, ``NAME@previous``) is
+        read-only: changing it is `NotFound` naming the current id.
+        """
         found = super().find(ref)
+        from credctl.records.versions import VERSION_OF
+
+        if VERSION_OF in found.extra:
+            current = found.extra[VERSION_OF]
+            raise NotFound(
+                f"{str(ref)!r} is an older version of {found.name!r}, which is read-only",
+                hint=f"change the current credential, id {current} ({found.name!r})",
+                credential_id=found.id,
+            )
         self.subject = found
         return found
 
@@ -402,7 +422,7 @@ class RecordStore:
         once as `action`; nothing is handed out unless every read was logged.
         """
         view = self.view(actor)
-        loaded: dict[int, SecretRecord] = {}
+        loaded: dict[tuple[int, int], SecretRecord] = {}
         found: list[SecretRecord | None] = []
         subject: StoredCredential | None = None
         try:
@@ -415,10 +435,15 @@ class RecordStore:
                     missing.append((want, exc))
                     found.append(None)
                     continue
+                if want.version is not None:
+                    from credctl.records.versions import at_version
+
+                    credential = at_version(view, credential, want.version)
                 subject = credential
                 if require_owner is not None and credential.owner != require_owner:
                     raise AccessDenied(f"user {require_owner!r} may not read this credential")
-                secret = loaded.get(credential.id) or SecretRecord.load(credential)
+                key = (credential.id, credential.version)
+                secret = loaded.get(key) or SecretRecord.load(credential)
                 if isinstance(want.fields, tuple):
                     try:  # an unknown field is no read of the credential
                         for field_name in want.fields:
@@ -431,10 +456,13 @@ class RecordStore:
                         continue
                 if secret.uses_access_token(want.fields):
                     from credctl.records import oauth
+                    from credctl.records.versions import is_version
 
+                    # An older version is never renewed (that would write the current one).
+                    renew = refresh and not is_version(credential)
                     secret = oauth.current(self, secret, actor, min_valid=min_valid,
-                                           refresh=refresh)  # fmt: skip
-                loaded[credential.id] = secret
+                                           refresh=renew)  # fmt: skip
+                loaded[key] = secret
                 found.append(secret)
         except CredentialError as exc:
             self.log(_failure(action, actor, subject, exc))
