@@ -56,7 +56,10 @@ if TYPE_CHECKING:
         Token,
         UserContext,
     )
+    from credctl.records.versions import CredentialVersion
     from credctl.recovery import CircuitBreaker, retry
+    from credctl.rotation.due import RotationStatus
+    from credctl.rotation.policy import GenerateSpec, RotationPolicy, RotationStrategy
     from credctl.secret import SecretValue
     from credctl.storage import CredentialStorage
 
@@ -67,6 +70,11 @@ _LAZY = {
     "retry": "credctl.recovery",
     "SecretValue": "credctl.secret",
     "CredentialStorage": "credctl.storage",
+    "CredentialVersion": "credctl.records.versions",
+    "RotationStatus": "credctl.rotation.due",
+    "GenerateSpec": "credctl.rotation.policy",
+    "RotationPolicy": "credctl.rotation.policy",
+    "RotationStrategy": "credctl.rotation.policy",
     **{
         name: "credctl.model"
         for name in (
@@ -102,6 +110,7 @@ __all__ = [
     "CredentialMetrics",
     "CredentialStorage",
     "CredentialUpdate",
+    "CredentialVersion",
     "DuplicateCredential",
     "EncryptionAlgorithm",
     "EncryptionConfig",
@@ -109,6 +118,7 @@ __all__ = [
     "ExitCode",
     "Expired",
     "FlowExpired",
+    "GenerateSpec",
     "HealthState",
     "HealthStatus",
     "InteractionRequired",
@@ -126,6 +136,9 @@ __all__ = [
     "RefreshNotSupported",
     "RotationFailed",
     "RotationInProgress",
+    "RotationPolicy",
+    "RotationStatus",
+    "RotationStrategy",
     "SecretValue",
     "ServiceUnavailable",
     "StorageBackend",

@@ -177,6 +177,18 @@ class AsyncCredentialManager:
     get_metrics = _in_thread(CredentialManager.get_metrics)
     get_credential_metrics = _in_thread(CredentialManager.get_credential_metrics)
     usage_report = _in_thread(CredentialManager.usage_report)
+    rotate_credential = _in_thread(CredentialManager.rotate_credential)
+    rotate = _in_thread(CredentialManager.rotate)
+    resume_rotation = _in_thread(CredentialManager.resume_rotation)
+    schedule_rotation = _in_thread(CredentialManager.schedule_rotation)
+    set_rotation_policy = _in_thread(CredentialManager.set_rotation_policy)
+    clear_rotation_policy = _in_thread(CredentialManager.clear_rotation_policy)
+    get_rotation_policy = _in_thread(CredentialManager.get_rotation_policy)
+    rotation_status = _in_thread(CredentialManager.rotation_status)
+    rotation_report = _in_thread(CredentialManager.rotation_report)
+    rotate_due = _in_thread(CredentialManager.rotate_due)
+    get_versions = _in_thread(CredentialManager.get_versions)
+    rollback = _in_thread(CredentialManager.rollback)
 
 
 class AsyncCredentialManagerBuilder(CredentialManagerBuilder):
