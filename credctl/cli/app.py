@@ -81,6 +81,7 @@ def _register() -> None:
         key_commands,
         oauth_commands,
         render_command,
+        rotation_commands,
         spec_commands,
         vault_commands,
     )
@@ -92,6 +93,7 @@ def _register() -> None:
     oauth_commands.register(app)
     doctor.register(app)
     render_command.register(app)
+    rotation_commands.register(app)
 
 
 _register()
