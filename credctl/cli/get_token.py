@@ -15,13 +15,16 @@ def run_get_token(cli: CliContext, values: dict[str, Any]) -> int:
     manager = cli.manager()
     ref: str = values["ref"]
     output_format: str = values.get("format") or "raw"
+    version = _version(values.get("version"))
     if values.get("field"):
         if output_format != "raw":
             raise InvalidInput("--field prints a raw value; it cannot be combined with --format")
-        _write(manager.get_field(ref, values["field"]).expose())
+        _write(manager.get_field(ref, values["field"], version=version).expose())
         return 0
     min_valid = _min_valid(values.get("min_valid"))
-    token = manager.get_token(ref, min_valid=min_valid, refresh=not values.get("no_refresh"))
+    token = manager.get_token(
+        ref, min_valid=min_valid, refresh=not values.get("no_refresh"), version=version
+    )
     if min_valid is not None:
         _check_min_valid(token.expires_at, min_valid, values["min_valid"], ref)
     if output_format == "header":
@@ -36,6 +39,17 @@ def run_get_token(cli: CliContext, values: dict[str, Any]) -> int:
     else:
         _write(token.value.expose())
     return 0
+
+
+def _version(text: str | None) -> int | None:
+    """``--version N``: a kept version number (1 or more)."""
+    if text is None:
+        return None
+    if not (text.isascii() and text.isdecimal()) or int(text) < 1 or len(text) > 9:
+        from credctl.errors import UsageError
+
+        raise UsageError(f"--version expects a version number (1, 2, …), got {text[:20]!r}")
+    return int(text)
 
 
 def _min_valid(text: str | None) -> Any:

@@ -112,6 +112,12 @@ GET_TOKEN = CommandSpec(
             ("--no-refresh",),
             "Never renew an OAuth token; print the stored one while it is valid (else exit 7).",
         ),
+        OptionSpec(
+            "version",
+            ("--version",),
+            "Print kept version N instead of the current one (see `credctl history NAME`).",
+            metavar="N",
+        ),
     ),
 )
 
