@@ -137,9 +137,11 @@ def parse_output(raw: bytes, what: str) -> dict[str, Any]:
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise RotationFailed(
             f"{what} did not print a JSON object on stdout",
-            hint='print the new credential_data, for example {"token": "…"}; '
-            "messages belong on stderr",
+            hint="the old secret is kept; print the new credential_data, for example "
+            '{"token": "…"}, and messages on stderr',
         ) from None
     if not isinstance(value, dict):
-        raise RotationFailed(f"{what} printed JSON that is not an object")
+        raise RotationFailed(
+            f"{what} printed JSON that is not an object", hint="the old secret is kept"
+        )
     return value
