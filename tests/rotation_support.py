@@ -50,6 +50,10 @@ class Cli:
             "records": {i: record for i, _, record in opened.body.entries()},
         }
 
+    def generation(self) -> int:
+        """The vault's generation: how many commits it has seen."""
+        return Vault(self.vault).open(EnvironmentUnlocker(env=UNLOCK)).generation
+
     def plaintext(self) -> str:
         """Everything the current vault generation holds, as one JSON text."""
         return json.dumps(self.body())

@@ -36,9 +36,12 @@ def test_immediate_rotation_moves_the_name_to_a_new_id_and_retires_the_old(
     cli: Cli, tmp_path: Path
 ) -> None:
     old_id = cli.create_token("github", OLD, tmp_path)
+    before = cli.generation()
     done = cli("rotate", "github", "--field", f"token=@{_file(tmp_path, 'n', NEW)}")
     assert done.returncode == 0, done.stderr
     new_id = int(done.stdout)
+    # The new data was known and nothing had to be tested: one commit, all or nothing.
+    assert cli.generation() == before + 1
     assert new_id != old_id
     assert cli.token("github") == NEW
     assert cli.token(str(new_id)) == NEW
@@ -296,13 +299,14 @@ def test_a_second_rotation_while_one_is_pending_exits_8_and_data_updates_wait(
 
     cli.create_token("api", OLD, tmp_path)
     env = {**__import__("os").environ, **UNLOCK, "CREDCTL_VAULT": str(cli.vault),
-           "CREDCTL_TEST_ONLY_ROTATION_PAUSE": "begun"}  # fmt: skip
-    parked = subprocess.Popen([*credctl_command(), "rotate", "api", "--generate"], env=env,
+           "CREDCTL_TEST_ONLY_ROTATION_PAUSE": "created"}  # fmt: skip
+    hook = 'printf \'{"token": "FAKE-SECRET-FROM-HOOK"}\''
+    parked = subprocess.Popen([*credctl_command(), "rotate", "api", "--command", hook], env=env,
                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True)  # fmt: skip
     try:
         assert parked.stderr is not None
-        assert "test-only pause after begun" in parked.stderr.readline()
+        assert "test-only pause after created" in parked.stderr.readline()
         second = cli("rotate", "api", "--generate")
         assert second.returncode == 8
         assert "in progress" in second.stderr and "wait for it" in second.stderr
@@ -321,7 +325,7 @@ def test_a_second_rotation_while_one_is_pending_exits_8_and_data_updates_wait(
     finally:
         parked.kill()
         parked.communicate()
-    assert cli.token("api") != OLD
+    assert cli.token("api") == "FAKE-SECRET-FROM-HOOK"
     assert [v["reason"] for v in json.loads(cli.ok("history", "api", "--json"))] == [
         "create", "rotate"
     ]  # fmt: skip

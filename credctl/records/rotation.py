@@ -9,7 +9,9 @@ vault lock:
    with a random token, this process as owner and a start time.  When the new
    data is known up front (``--field``, ``--data-file``, ``--generate``) it is
    stored in the same commit (step ``created``).  An oauth2 refresh grant runs
-   here, under the lock (a refresh token is never spent twice).
+   here, under the lock (a refresh token is never spent twice).  When the new
+   data is known and there is no test command, nothing has to run outside the
+   lock, and this one commit also switches (step 4): all or nothing.
 2. **create** (hook, then one commit): the rotation command runs with the
    current credential in its environment; its JSON is checked by the type and
    stored in the pending state as soon as it is known.
@@ -231,9 +233,10 @@ def _rotate_fresh(
         elif plan.source == "refresh":
             data, oauth_state = _refreshed(store, credential)
             entry.update(step=rs.CREATED, data=data, oauth=oauth_state)
-            if plan.test_command is None:  # nothing runs outside the lock: switch now
-                new = _switch_in(txn, credential, entry, actor, now)
-                return _outcome(credential, new, entry, now)
+        if entry["step"] == rs.CREATED and plan.test_command is None:
+            # Nothing has to run outside the lock: one commit switches (all or nothing).
+            new = _switch_in(txn, credential, entry, actor, now)
+            return _outcome(credential, new, entry, now)
         txn.update(credential, extra=rs.with_state(credential, pending=entry))
     _test_only_pause("begun")
     token = entry["token"]

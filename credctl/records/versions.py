@@ -185,8 +185,8 @@ def pushed(
     }
     if old_grace_until is not None:
         entry["grace_until"] = format_rfc3339(old_grace_until)
-    entries = [*kept(credential), entry]
-    entries = prune(entries, max_versions - 1, now)
+    older = settled(credential, now) or kept(credential)  # ended grace periods: retired
+    entries = prune([*older, entry], max_versions - 1, now)
     return {
         **credential.extra,
         VERSIONS: entries,
