@@ -343,3 +343,38 @@ def test_doctor_reports_overdue_and_show_gives_the_policy(cli: Cli, tmp_path: Pa
     late = cli("doctor", env={"CREDCTL_TEST_ONLY_NOW": "+31d"})
     assert late.returncode == 1
     assert "1 credential(s) overdue for rotation: gh" in late.stdout
+
+
+HEAVY = ("typer", "click", "rich", "pydantic", "httpx", "authlib", "keyring", "argon2",
+         "fastapi", "importlib.metadata", "dataclasses", "cronsim")  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["get-token", "gh", "--version", "1"],
+        ["get-token", "gh@previous"],
+        ["get-token", "1"],
+        ["env", "gh@previous"],
+    ],
+)
+def test_reading_older_versions_stays_on_the_fast_path(
+    cli: Cli, tmp_path: Path, args: list[str]
+) -> None:
+    import os
+    import subprocess
+
+    cli.create_token("gh", OLD, tmp_path)
+    cli.ok("rotate", "gh", "--generate", "--strategy", "blue-green")
+    session = cli.ok("unlock").split("'")[1]
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "credctl", *args], capture_output=True,
+        text=True, check=False,
+        env={**os.environ, "CREDCTL_VAULT": str(cli.vault), "CREDCTL_SESSION": session},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert OLD in done.stdout
+    modules = {line.rsplit("|", 1)[1].strip() for line in done.stderr.splitlines()
+               if line.startswith("import time:") and "|" in line}  # fmt: skip
+    heavy = sorted(m for m in modules if m.split(".")[0] in HEAVY or m in HEAVY)
+    assert heavy == [], f"the fast path imported {heavy}"
