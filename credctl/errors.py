@@ -274,6 +274,10 @@ class VaultRollbackError(VaultCorruptError):
     """The vault is older than, or a different vault from, the one last seen here."""
 
 
+class UnsafePathError(VaultCorruptError):
+    """A file or folder of the vault is not safely the user's own (SPEC §14)."""
+
+
 class VaultNotFoundError(NotFound):
     """There is no vault at this path."""
 

@@ -3,8 +3,9 @@
 Each ``run:`` step (GitHub Actions) or ``script:`` list (GitLab CI) is executed by
 bash with errexit, in a folder holding the encrypted vault at ``ci/vault.credctl``
 and the CI key in ``CREDCTL_KEY``.  `curl` and `terraform` are small stand-ins on
-PATH that check they received the credentials; install steps are skipped because
-the console script under test is already installed.
+PATH that check they received the credentials (curl's header on stdin, never in
+its argv); install steps are skipped because the console script under test is
+already installed.
 """
 
 from __future__ import annotations
@@ -28,11 +29,18 @@ AWS_ID = "FAKE-ci-aws-key-id"
 AWS_SECRET = "FAKE-ci-aws-secret"
 
 CURL = f"""#!/bin/sh
-# Stand-in for curl: succeed only when the GitHub token arrived as a header.
+# Stand-in for curl: the GitHub token must arrive as a header read from stdin (-H @-),
+# never in argv, where every local user can read it with ps.
+case "$*" in *{GH_TOKEN}*) echo "curl stand-in: the token is in argv" >&2; exit 2;; esac
+previous=
+from_stdin=no
 for arg in "$@"; do
-  if [ "$arg" = "Authorization: Bearer {GH_TOKEN}" ]; then echo curl-ok >> "$CALLS"; exit 0; fi
+  if [ "$previous" = "-H" ] && [ "$arg" = "@-" ]; then from_stdin=yes; fi
+  previous=$arg
 done
-echo "curl stand-in: no bearer header" >&2
+[ "$from_stdin" = yes ] || {{ echo "curl stand-in: no -H @-" >&2; exit 2; }}
+if grep -qxF "Authorization: Bearer {GH_TOKEN}"; then echo curl-ok >> "$CALLS"; exit 0; fi
+echo "curl stand-in: no bearer header on stdin" >&2
 exit 22
 """
 TERRAFORM = f"""#!/bin/sh
@@ -150,6 +158,21 @@ def test_gitlab_ci_example(ci_workspace: tuple[Path, dict[str, str]]) -> None:
     assert all("pip install" in line for line in job["before_script"])
     done = bash("\n".join(job["script"]), workspace, env)
     assert done.returncode == 0, (done.stdout, done.stderr)
-    assert Path(base["CALLS"]).read_text().split() == ["terraform-ok"]
+    assert Path(base["CALLS"]).read_text().split() == ["curl-ok", "terraform-ok"]
     for secret in (GH_TOKEN, BOT_TOKEN, AWS_ID):
         assert secret not in done.stdout + done.stderr
+
+
+def test_readme_never_puts_a_token_on_a_command_line() -> None:
+    """In the README's examples, `"$(credctl get-token …)"` is only ever assigned.
+
+    An argument is visible to every local user in `ps`; a variable assignment or a
+    pipe is not.
+    """
+    assignment = re.compile(r"^\s*(- )?(export )?[A-Za-z_][A-Za-z0-9_]*=\"?\$\(credctl get-token")
+    blocks = re.findall(r"```[a-z]*\n(.*?)```", README.read_text(), re.S)
+    lines = [line for block in blocks for line in block.splitlines()]
+    assert any("credctl get-token" in line for line in lines)
+    for line in lines:
+        if "$(credctl get-token" in line:
+            assert assignment.match(line), f"this README example puts a token in argv: {line}"

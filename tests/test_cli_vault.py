@@ -99,10 +99,21 @@ def test_no_source_and_no_terminal_exits_4_at_once(
     run_cli: RunCli, initialized_vault: Path
 ) -> None:
     started = time.monotonic()
-    for command in (["unlock"], ["key", "add-ci"], ["passwd"], ["rekey"]):
+    # Each hint names exactly the sources that command accepts.
+    accepted = {
+        ("list",): ["CREDCTL_SESSION", "CREDCTL_KEY", "CREDCTL_PASSPHRASE"],
+        ("unlock",): ["CREDCTL_KEY", "CREDCTL_PASSPHRASE"],
+        ("key", "add-ci"): ["CREDCTL_PASSPHRASE", "--with-ci-key"],
+        ("passwd",): ["CREDCTL_PASSPHRASE"],
+        ("rekey",): ["CREDCTL_PASSPHRASE"],
+    }
+    for command, names in accepted.items():
         result = run_cli(*command, timeout=20)
         assert result.returncode == 4, (command, result.stderr)
-        assert "CREDCTL_SESSION" in result.stderr and "CREDCTL_KEY" in result.stderr
+        hint = result.stderr.split("hint:", 1)[1]
+        assert all(name in hint for name in names), (command, hint)
+        if command != ("list",):
+            assert "CREDCTL_SESSION" not in hint, (command, hint)
         assert result.stdout == ""
     assert time.monotonic() - started < 20
 
@@ -126,7 +137,7 @@ def test_ci_key_unlocks_and_is_printed_alone(run_cli: RunCli, initialized_vault:
     key = add_ci_key(run_cli)
     assert key.startswith("credctl-ci1-")
     assert "\n" not in key
-    result = run_cli("key", "add-ci", env={"CREDCTL_KEY": key})
+    result = run_cli("list", env={"CREDCTL_KEY": key})
     assert result.returncode == 0, result.stderr
     assert key not in result.stderr
 
@@ -140,7 +151,7 @@ def test_session_unlocks_without_rewriting_vault(run_cli: RunCli, initialized_va
     before = initialized_vault.read_bytes()
     session = session_from(run_cli, PASS_ENV, "--ttl", "5m")
     assert initialized_vault.read_bytes() == before
-    result = run_cli("key", "add-ci", env={"CREDCTL_SESSION": session})
+    result = run_cli("list", env={"CREDCTL_SESSION": session})
     assert result.returncode == 0, result.stderr
     assert session not in result.stderr
 
@@ -154,7 +165,7 @@ def test_session_cannot_start_a_session(run_cli: RunCli, initialized_vault: Path
 def test_session_expires(run_cli: RunCli, initialized_vault: Path) -> None:
     session = session_from(run_cli, PASS_ENV, "--ttl", "1s")
     time.sleep(1.2)
-    result = run_cli("key", "add-ci", env={"CREDCTL_SESSION": session})
+    result = run_cli("list", env={"CREDCTL_SESSION": session})
     assert result.returncode == 4
     assert "expired" in result.stderr
 
@@ -166,7 +177,7 @@ def test_lock_revokes_every_session(run_cli: RunCli, initialized_vault: Path) ->
     assert result.returncode == 0, result.stderr
     assert "ended 2 sessions" in result.stderr
     for session in (first, second):
-        leaked = run_cli("key", "add-ci", env={"CREDCTL_SESSION": session})
+        leaked = run_cli("list", env={"CREDCTL_SESSION": session})
         assert leaked.returncode == 4
         assert "lock" in leaked.stderr
 
@@ -177,7 +188,7 @@ def test_session_of_other_vault_is_no_source(
     other = tmp_path / "other.credctl"
     assert run_cli("init", *CHEAP_KDF, env=PASS_ENV, vault=other).returncode == 0
     session = session_from(run_cli, PASS_ENV)
-    result = run_cli("key", "add-ci", env={"CREDCTL_SESSION": session}, vault=other)
+    result = run_cli("list", env={"CREDCTL_SESSION": session}, vault=other)
     assert result.returncode == 4
 
 
@@ -207,7 +218,7 @@ def test_eval_unlock_in_a_real_shell(run_cli: RunCli, initialized_vault: Path) -
     result = run_cli("--version", env={})  # warm-up to make sure the console script exists
     assert result.returncode == 0
     script = (
-        'eval "$(credctl unlock --ttl 1m)" && credctl key add-ci --label from-shell >/dev/null'
+        'eval "$(credctl unlock --ttl 1m)" && unset CREDCTL_PASSPHRASE && credctl list >/dev/null'
     )
     import subprocess
 
@@ -241,12 +252,12 @@ def test_remember_and_lock_with_keyring(
     result = run_cli("unlock", "--remember", env={**keyring_env, **PASS_ENV})
     assert result.returncode == 0, result.stderr
     assert result.stdout == ""
-    assert run_cli("key", "add-ci", env=keyring_env).returncode == 0
+    assert run_cli("list", env=keyring_env).returncode == 0
     locked = run_cli("lock", env=keyring_env)
     assert locked.returncode == 0
     assert "forgot the keyring entry" in locked.stderr
     assert json.loads((tmp_path / "keyring.json").read_text()) == {}
-    assert run_cli("key", "add-ci", env=keyring_env).returncode == 4
+    assert run_cli("list", env=keyring_env).returncode == 4
 
 
 # -- passwd and rekey --------------------------------------------------------------
@@ -263,7 +274,7 @@ def test_passwd_changes_passphrase_and_keeps_ci_keys_and_sessions(
     assert run_cli("unlock", env=PASS_ENV).returncode == 5
     assert run_cli("unlock", env={"CREDCTL_PASSPHRASE": NEW_PASSPHRASE}).returncode == 0
     assert run_cli("unlock", env={"CREDCTL_KEY": key}).returncode == 0
-    assert run_cli("key", "add-ci", env={"CREDCTL_SESSION": session}).returncode == 0
+    assert run_cli("list", env={"CREDCTL_SESSION": session}).returncode == 0
 
 
 def test_passwd_needs_the_current_passphrase(run_cli: RunCli, initialized_vault: Path) -> None:
@@ -289,7 +300,7 @@ def test_rekey_invalidates_every_old_key(run_cli: RunCli, initialized_vault: Pat
     result = run_cli("rekey", env={**PASS_ENV, "CREDCTL_NEW_PASSPHRASE": NEW_PASSPHRASE})
     assert result.returncode == 0, result.stderr
     assert run_cli("unlock", env={"CREDCTL_KEY": key}).returncode == 5
-    assert run_cli("key", "add-ci", env={"CREDCTL_SESSION": session}).returncode == 4
+    assert run_cli("list", env={"CREDCTL_SESSION": session}).returncode == 4
     assert run_cli("unlock", env=PASS_ENV).returncode == 5
     assert run_cli("unlock", env={"CREDCTL_PASSPHRASE": NEW_PASSPHRASE}).returncode == 0
     assert not any(backups.iterdir())
@@ -324,7 +335,9 @@ def test_key_list_json_never_shows_key_material(run_cli: RunCli, initialized_vau
     assert key.rsplit("-", 1)[-1] not in result.stdout
 
 
-def test_key_remove_revokes_ci_key(run_cli: RunCli, initialized_vault: Path) -> None:
+def test_key_remove_stops_ci_key_opening_the_file(
+    run_cli: RunCli, initialized_vault: Path
+) -> None:
     key = add_ci_key(run_cli)
     assert run_cli("key", "remove", "2", env=PASS_ENV).returncode == 0
     result = run_cli("unlock", env={"CREDCTL_KEY": key})

@@ -149,13 +149,13 @@ def install_tracing(target: str, occurrence: int) -> Callable[[str], None]:
                 mark("tmp-fsync")
             real_os.fsync(fd)
 
-        def replace(self, src: Any, dst: Any) -> None:
+        def replace(self, src: Any, dst: Any, **dir_fds: Any) -> None:
             if Path(dst).name == "anchor":
                 mark("anchor-rename")
-                real_os.replace(src, dst)
+                real_os.replace(src, dst, **dir_fds)
                 return
             mark("rename")
-            real_os.replace(src, dst)
+            real_os.replace(src, dst, **dir_fds)
             mark("renamed")
 
     def traced_read(path: Path, *, missing: Exception) -> bytes:

@@ -1,4 +1,4 @@
-"""The startup-bound path: what it imports, and that its parser agrees with Typer's."""
+"""The startup-bound path: what it imports (its parser: tests/test_command_line.py)."""
 
 from __future__ import annotations
 
@@ -6,12 +6,9 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from credctl.cli import fastpath
-from credctl.cli.spec import FAST_COMMANDS
 from tests.conftest import PASSPHRASE, RunCli
 
 # SPEC §8 and the credentials issue: none of these on the get-token path.
@@ -60,6 +57,8 @@ def vault_with_token(run_cli: RunCli, initialized_vault: Path) -> dict[str, str]
         ["get-token", "gh"],
         ["get-token", "1", "--format", "json"],
         ["get-token", "gh", "-f", "token"],
+        ["get-token", "gh", "-ftoken"],  # issue 9: this spelling fell back to Typer
+        ["get-token", "--field=token", "gh"],
         ["env", "gh"],
         ["env", "gh", "--shell", "fish", "--prefix", "X_"],
         ["env", "TOKEN=gh.token", "-s", "powershell"],
@@ -68,6 +67,7 @@ def vault_with_token(run_cli: RunCli, initialized_vault: Path) -> dict[str, str]
         ["env", "gh", "--shell", "github"],
         ["exec", "gh", "--", "sh", "-c", "echo $GH_TOKEN"],
         ["exec", "--pristine", "--env", "T=gh.token", "--", "sh", "-c", "echo $T"],
+        ["exec", "-eT=gh.token", "--", "sh", "-c", "echo $T"],  # issue 9: this exited 2
         ["exec", "--mask", "--", "sh", "-c", "echo FAKE-fast-path-token"],
     ],
 )
@@ -89,83 +89,6 @@ def test_the_forbidden_list_would_catch_typer(vault_with_token: dict[str, str]) 
     assert "typer" in modules
 
 
-# -- one spec, two parsers ---------------------------------------------------------
-
-PARSE_CASES = [
-    ["get-token", "gh"],
-    ["get-token", "42"],
-    ["get-token", "gh", "--field", "password"],
-    ["get-token", "gh", "-f", "password"],
-    ["get-token", "--field=password", "gh"],
-    ["get-token", "gh", "--format", "header"],
-    ["get-token", "gh", "--format=json", "--min-valid", "5m"],
-    ["get-token", "gh", "--no-refresh", "--min-valid=1m"],
-    ["--vault", "/tmp/x.credctl", "get-token", "gh"],
-    ["-q", "--no-color", "get-token", "gh"],
-    ["get-token", "--", "-dash-name"],
-]
-
-
-def _typer_values(args: list[str], monkeypatch: pytest.MonkeyPatch) -> tuple[dict[str, Any], Any]:
-    from credctl.cli import get_token
-    from credctl.cli.app import app
-
-    seen: dict[str, Any] = {}
-
-    def record(cli: Any, values: dict[str, Any]) -> int:
-        seen.update(values)
-        seen["__cli"] = cli
-        return 0
-
-    monkeypatch.setattr(get_token, "run_get_token", record)
-    app(args=args, prog_name="credctl", standalone_mode=False)
-    cli = seen.pop("__cli")
-    return seen, cli
-
-
-@pytest.mark.parametrize("args", PARSE_CASES, ids=" ".join)
-def test_fast_parser_agrees_with_typer(args: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
-    fast = fastpath.parse(args)
-    assert fast is not None, "the fast parser should understand this command line"
-    typer_values, cli = _typer_values(args, monkeypatch)
-    assert fast.values == typer_values
-    if fast.globals.get("vault"):
-        assert str(cli.vault_path) == fast.globals["vault"]
-    assert cli.quiet == bool(fast.globals["quiet"])
-
-
-@pytest.mark.parametrize(
-    "args",
-    [
-        ["get-token"],
-        ["get-token", "gh", "--help"],
-        ["get-token", "gh", "--format", "yaml"],
-        ["get-token", "gh", "--field"],
-        ["get-token", "gh", "extra"],
-        ["get-token", "gh", "--unknown"],
-        ["--version"],
-        ["list"],
-        [],
-    ],
-)
-def test_fast_parser_leaves_the_rest_to_typer(args: list[str]) -> None:
-    assert fastpath.parse(args) is None
-
-
-def test_every_fast_command_is_a_typer_command() -> None:
-    from credctl.cli.app import app
-
-    names = {command.name for command in app.registered_commands}
-    assert set(FAST_COMMANDS) <= names
-
-
-def test_typer_reports_fast_command_usage_errors(run_cli: RunCli) -> None:
-    result = run_cli("get-token", "gh", "--format", "yaml")
-    assert result.returncode == 2
-    assert "--format" in result.stderr
-    assert result.stdout == ""
-
-
 def test_constant_time_compare_is_the_stdlib_one() -> None:
     """The vault compares with `_operator._compare_digest`, hmac's own fallback."""
     import _operator
@@ -177,42 +100,6 @@ def test_constant_time_compare_is_the_stdlib_one() -> None:
     assert "_compare_digest" in Path(hmac.__file__).read_text()
     assert crypto.checks_equal(b"same", b"same")
     assert not crypto.checks_equal(b"same", b"diff")
-
-
-# -- env: the same parser agreement (its runner is credctl.cli.env_command:run_env) -----
-
-ENV_PARSE_CASES = [
-    ["env"],
-    ["env", "gh"],
-    ["env", "gh", "svc.password=PW", "--shell", "fish"],
-    ["env", "--shell=json", "gh", "PW=svc.password"],
-    ["env", "-s", "dotenv", "--prefix", "TF_VAR_", "gh"],
-    ["--vault", "/tmp/x.credctl", "env", "gh", "--shell", "github"],
-    ["env", "--", "-dash-name"],
-]
-
-
-@pytest.mark.parametrize("args", ENV_PARSE_CASES, ids=" ".join)
-def test_fast_parser_agrees_with_typer_on_env(
-    args: list[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from credctl.cli import env_command
-    from credctl.cli.app import app
-
-    fast = fastpath.parse(args)
-    assert fast is not None, "the fast parser should understand this command line"
-    seen: dict[str, Any] = {}
-    monkeypatch.setattr(env_command, "run_env", lambda _cli, values: seen.update(values) or 0)
-    app(args=args, prog_name="credctl", standalone_mode=False)
-    assert fast.values == seen
-
-
-@pytest.mark.parametrize(
-    "args",
-    [["env", "gh", "--shell", "tcsh"], ["env", "gh", "--help"], ["env", "gh", "--prefix"]],
-)
-def test_fast_parser_leaves_bad_env_lines_to_typer(args: list[str]) -> None:
-    assert fastpath.parse(args) is None
 
 
 @pytest.mark.parametrize("source", ["session", "key"])

@@ -3,7 +3,7 @@
 Every case builds a damaged, tampered, downgraded, rolled-back or otherwise hostile
 vault from real vaults made through the CLI, then runs a read command
 (``credctl unlock --ttl 1m``, which decrypts the body) and a write command
-(``credctl key add-ci``) as subprocesses, unlocking with the passphrase
+(``credctl key add-ci --with-ci-key``) as subprocesses, unlocking with the passphrase
 (``CREDCTL_PASSPHRASE``) and with a CI key (``CREDCTL_KEY``).  Hostile credential
 records are read with ``credctl get-token`` (by name and by id), since ``unlock``
 never parses records, and through the library (``Body.entries`` and friends).  Each
@@ -85,7 +85,7 @@ from credctl.vault.store import seal_vault
 
 VAULT_NAME = "vault.credctl"
 READ = ("unlock", "--ttl", "1m")
-WRITE = ("key", "add-ci")
+WRITE = ("key", "add-ci", "--with-ci-key")  # --with-ci-key: a CI key may authorise it
 COMMANDS = {
     "read": READ,
     "write": WRITE,

@@ -1165,6 +1165,7 @@ EXPECTED_EXIT_CODES: dict[str, int] = {
     "UnsupportedFormatError": 6,  # unsupported format version
     "KdfDowngradeError": 6,  # tampered with (downgraded parameters)
     "VaultRollbackError": 6,  # tampered with (an older copy)
+    "UnsafePathError": 6,  # unsafe files beside the vault (SPEC §14)
     "VaultNotFoundError": 3,  # not found
     "VaultExistsError": 8,  # init over an existing vault: 8 (§12)
     "VaultBusyError": 8,  # vault busy past the lock timeout

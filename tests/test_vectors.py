@@ -357,7 +357,7 @@ def test_cli(name: str, run_cli: RunCli, vault_path: Path, tmp_path: Path) -> No
     if expected == 0:
         assert result.stdout.startswith("export CREDCTL_SESSION='credctl-s1.")
     if outcome.stage == "index":
-        assert_exit(run_cli("key", "add-ci", env=env), vector.exit)
+        assert_exit(run_cli("key", "add-ci", "--with-ci-key", env=env), vector.exit)
     github = None
     if outcome.plaintext is not None and outcome.stage in {"record", "done"}:
         github = Body.decode(outcome.plaintext).names().get("github")

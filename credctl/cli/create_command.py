@@ -7,18 +7,19 @@ from typing import Any
 from credctl.cli import output
 from credctl.cli.context import CliContext
 from credctl.cli.secret_input import InputContext, collect_data, parse_metadata
+from credctl.cli.spec import CreateRequest
 from credctl.errors import DuplicateCredential, NotFound
 from credctl.types import get_type, validate_name
 from credctl.types.names import shown
 
 
-def run_create(cli: CliContext, values: dict[str, Any]) -> int:
+def run_create(cli: CliContext, request: CreateRequest) -> int:
     """Validate, collect the secret fields safely, store, and print the new id."""
-    kind = get_type(values["credential_type"])
-    name: str = values["name"]
+    kind = get_type(request.credential_type)
+    name = request.name
     validate_name(name)
-    metadata = parse_metadata(values.get("meta") or [])
-    idempotency_key: str | None = values.get("idempotency_key")
+    metadata = parse_metadata(request.meta)
+    idempotency_key = request.idempotency_key
     manager = cli.manager()
     # Unlock and check the name before asking for any secret: nobody should type a
     # secret only to learn that the vault is locked or the name taken.
@@ -29,8 +30,8 @@ def run_create(cli: CliContext, values: dict[str, Any]) -> int:
         )
     data = collect_data(
         kind,
-        values.get("field") or [],
-        values.get("data_file"),
+        request.field,
+        request.data_file,
         credential_name=name,
         io=InputContext.from_process(cli.stdin_is_tty),
     )
@@ -40,8 +41,8 @@ def run_create(cli: CliContext, values: dict[str, Any]) -> int:
         None,
         idempotency_key,
         name=name,
-        description=values.get("description") or "",
-        tags=values.get("tag") or (),
+        description=request.description,
+        tags=request.tag,
         metadata=metadata,
     )
     output.data(str(credential_id))

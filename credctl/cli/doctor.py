@@ -30,10 +30,13 @@ def doctor_command(
 ) -> int:
     """Check the vault's health: permissions, format, KDF, keys, backups, lock, keyring.
 
-    When an unlock source is at hand the contents are decrypted too, and every
-    credential is checked against its type's rules and the data key's age
-    against the rotation interval.  Exit 0 healthy, 1 degraded (with reasons),
-    2 unhealthy.
+    The vault's folder and VAULT.d are checked first, without following
+    anything: a folder others can write to, a link, special file or another
+    user's file where credctl keeps its own is reported with the path and the
+    fix (credctl refuses such a vault, exit 6).  When an unlock source is at
+    hand the contents are decrypted too, and every credential is checked
+    against its type's rules and the data key's age against the rotation
+    interval.  Exit 0 healthy, 1 degraded (with reasons), 2 unhealthy.
     """
     cli: CliContext = ctx.obj
     unlocker = _RememberingUnlocker(cli.unlocker())

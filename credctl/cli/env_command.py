@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any
 
 from credctl.cli.context import CliContext
+from credctl.cli.spec import EnvRequest
 from credctl.errors import UsageError
 
 _USAGE = (
@@ -24,19 +24,19 @@ _USAGE = (
 )
 
 
-def run_env(cli: CliContext, values: dict[str, Any]) -> int:
-    """Print the variables of the credentials named in ``values["refs"]``."""
+def run_env(cli: CliContext, request: EnvRequest) -> int:
+    """Print the variables of the credentials named in ``request.refs``."""
     from credctl import shell
     from credctl.env_export import resolve
 
-    words: list[str] = list(values.get("refs") or [])
+    words: list[str] = list(request.refs)
     if not words:
         raise UsageError("name at least one credential to export", hint=_USAGE)
-    shell_name = values.get("shell") or "sh"
+    shell_name = request.shell
     render = shell.renderer(shell_name)
-    resolution = resolve(cli.manager(), words, prefix=values.get("prefix") or "")
+    resolution = resolve(cli.manager(), words, prefix=request.prefix or "")
     text = render([(name, value.expose()) for name, value in resolution.variables])
-    if values.get("verbose") and not cli.quiet:
+    if request.verbose and not cli.quiet:
         from credctl.cli import output
 
         output.info("exporting " + ", ".join(name for name, _ in resolution.variables))

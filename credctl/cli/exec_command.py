@@ -33,11 +33,12 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping, Sequence
-from typing import Any, Final
+from typing import Final
 
 from credctl.child_env import scrub, unlock_names, unlock_values
 from credctl.cli import output
 from credctl.cli.context import CliContext
+from credctl.cli.spec import ExecRequest
 from credctl.env_export import Resolution, resolve, secret_bytes
 from credctl.errors import UsageError
 from credctl.exec.launch import CommandError, exit_like, find_program, replace_process
@@ -47,25 +48,23 @@ from credctl.exec.launch import CommandError, exit_like, find_program, replace_p
 MINIMAL_PATH: Final = "/usr/local/bin:/usr/bin:/bin"
 
 
-def run_exec(cli: CliContext, values: dict[str, Any]) -> int:
-    """Run ``values["command"]`` with the requested credentials in its environment."""
-    command: list[str] = list(values.get("command") or [])
+def run_exec(cli: CliContext, request: ExecRequest) -> int:
+    """Run ``request.command`` with the requested credentials in its environment."""
+    command: list[str] = list(request.command)
     if not command:
         raise UsageError(
             "exec needs the command to run after `--`",
             hint="for example: credctl exec github -- gh repo list",
         )
-    names: list[str] = list(values.get("names") or [])
-    mappings: list[str] = list(values.get("env") or [])
-    keep_unlock = bool(values.get("keep_unlock_env"))
+    names: list[str] = list(request.names)
+    mappings: list[str] = list(request.env)
+    keep_unlock = request.keep_unlock_env
     try:
         program = find_program(command[0], os.environ.get("PATH"))
         resolution = resolve(cli.manager(), names, mappings) if names or mappings else None
-        env = child_environment(
-            resolution, pristine=bool(values.get("pristine")), keep_unlock_env=keep_unlock
-        )
-        _report(cli, resolution, keep_unlock=keep_unlock, verbose=bool(values.get("verbose")))
-        if not values.get("mask"):
+        env = child_environment(resolution, pristine=request.pristine, keep_unlock_env=keep_unlock)
+        _report(cli, resolution, keep_unlock=keep_unlock, verbose=request.verbose)
+        if not request.mask:
             replace_process(program, command, env)
         secrets = secret_bytes(resolution.secrets) if resolution is not None else []
         secrets += _unlock_secrets()

@@ -7,26 +7,27 @@ import sys
 from typing import Any
 
 from credctl.cli.context import CliContext
+from credctl.cli.spec import GetTokenRequest
 from credctl.errors import Expired, InvalidInput
 
 
-def run_get_token(cli: CliContext, values: dict[str, Any]) -> int:
+def run_get_token(cli: CliContext, request: GetTokenRequest) -> int:
     """Print the token (or one field, or a header line, or JSON) of a credential."""
     manager = cli.manager()
-    ref: str = values["ref"]
-    output_format: str = values.get("format") or "raw"
-    version = _version(values.get("version"))
-    if values.get("field"):
+    ref = request.ref
+    output_format = request.format
+    version = _version(request.version)
+    if request.field is not None:
         if output_format != "raw":
             raise InvalidInput("--field prints a raw value; it cannot be combined with --format")
-        _write(manager.get_field(ref, values["field"], version=version).expose())
+        _write(manager.get_field(ref, request.field, version=version).expose())
         return 0
-    min_valid = _min_valid(values.get("min_valid"))
+    min_valid = _min_valid(request.min_valid)
     token = manager.get_token(
-        ref, min_valid=min_valid, refresh=not values.get("no_refresh"), version=version
+        ref, min_valid=min_valid, refresh=not request.no_refresh, version=version
     )
     if min_valid is not None:
-        _check_min_valid(token.expires_at, min_valid, values["min_valid"], ref)
+        _check_min_valid(token.expires_at, min_valid, str(request.min_valid), ref)
     if output_format == "header":
         if token.header is None:
             raise InvalidInput(

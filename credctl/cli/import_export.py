@@ -39,11 +39,9 @@ from credctl.importing import (
 from credctl.types.names import shown
 
 if TYPE_CHECKING:
-    from credctl.vault.store import OpenVault, Vault
+    pass
 
 MAX_IMPORT: Final = 64 * 1024 * 1024
-# Vault settings that belong to one vault file and are not copied into a backup.
-OWN_SETTINGS: Final = frozenset({"created", "data_key_created", "last_slot_id"})
 
 
 def register(app: typer.Typer) -> None:
@@ -256,8 +254,6 @@ def export_command(
     """
     from credctl.cli.prompts import require_new_passphrase
     from credctl.vault import Vault
-    from credctl.vault.crypto import KdfParams
-    from credctl.vault.store import passphrase_slots
     from credctl.vault.unlock import read_passphrase_file
 
     cli: CliContext = ctx.obj
@@ -277,13 +273,9 @@ def export_command(
             value_var="CREDCTL_EXPORT_PASSPHRASE",
             can_prompt=cli.stdin_is_tty,
         )
-    slots = passphrase_slots(opened)
-    kdf = slots[0].kdf if slots and slots[0].kdf else KdfParams()
+    kdf = opened.passphrase_kdf
     _refuse_existing(target.path)  # again: the prompt may have taken a while
-    settings = {k: v for k, v in opened.body.meta.items() if k not in OWN_SETTINGS}
-    created = target.create(passphrase, kdf, backup_count=opened.backup_count, meta=settings)
-    count = copy_records(opened, target, created.data_key)
-    target.file.remove_backups()  # the empty first generation is no backup worth keeping
+    count = opened.export_copy(target.path, passphrase)
     output.info(
         f"exported {count} credential(s) to {target.path} (Argon2id m={kdf.memory_kib // 1024} "
         f"MiB, t={kdf.time_cost}, p={kdf.parallelism}); restore with `credctl import "
@@ -298,13 +290,3 @@ def _refuse_existing(path: Path) -> None:
             f"{path} already exists; export never replaces a file",
             hint="choose another -o FILE, or move the old backup away first",
         )
-
-
-def copy_records(opened: OpenVault, target: Vault, data_key: bytes) -> int:
-    """Put a copy of every record of `opened` into the freshly created `target` vault."""
-    count = 0
-    with target.edit(data_key=data_key, source="passphrase") as txn:
-        for credential_id, name, record in opened.body.entries():
-            txn.body.put(credential_id, name, record)
-            count += 1
-    return count

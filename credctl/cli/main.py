@@ -1,4 +1,9 @@
-"""The console-script entry point: run the app and turn errors into exit codes.
+"""The console-script entry point: parse, dispatch, and turn errors into exit codes.
+
+`credctl.cli.argv` reads every command line first.  The startup-bound commands
+(get-token, env, exec, create) and ``--version`` run from here without
+importing Typer; help, shell completion and the other commands go to the Typer
+app (`credctl.cli.app`).
 
 This is the one place where exceptions become exit codes (SPEC §3).  A user
 never sees a traceback: unexpected errors print their type only, and the
@@ -9,12 +14,22 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from credctl.errors import CredentialError, ExitCode
 
 if TYPE_CHECKING:
-    from credctl.cli.fastpath import FastInvocation
+    from credctl.cli.argv import Invocation
+    from credctl.cli.context import CliContext
+    from credctl.cli.spec import GlobalOptions
+
+#: What runs a parsed command: ``runner(cli_context, request) -> exit code``.  Tests
+#: pass their own to `run` to see the request without running anything (gh's runF).
+Runner = Callable[["CliContext", Any], int]
+
+#: Set by a shell asking for completions; Typer answers those (prog name "credctl").
+COMPLETE_VAR = "_CREDCTL_COMPLETE"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,56 +39,79 @@ def main(argv: list[str] | None = None) -> int:
     sys.exit(code)
 
 
-def run_fast(invocation: FastInvocation) -> int:
-    """Run a startup-bound command without Typer (see credctl.cli.spec)."""
+def cli_context(options: GlobalOptions) -> CliContext:
+    """The `CliContext` the global options describe."""
     from pathlib import Path
 
     from credctl.cli.context import CliContext
 
-    vault = invocation.globals.get("vault")
-    cli = CliContext(
-        Path(vault).expanduser() if vault else None,
-        quiet=bool(invocation.globals.get("quiet")),
-        color=not (invocation.globals.get("no_color") or "NO_COLOR" in os.environ),
+    return CliContext(
+        Path(options.vault).expanduser() if options.vault else None,
+        quiet=options.quiet,
+        color=not (options.no_color or "NO_COLOR" in os.environ),
     )
-    return int(invocation.runner()(cli, invocation.values) or 0)
 
 
-def run(args: list[str]) -> int:
-    """Dispatch one command line; never raises."""
+def run_fast(invocation: Invocation, runner: Runner | None = None) -> int:
+    """Run a startup-bound command without Typer: its runner gets the typed request."""
+    if runner is None:
+        import importlib
+
+        module_name, function_name = invocation.command.runner.split(":")
+        runner = getattr(importlib.import_module(module_name), function_name)
+        assert runner is not None
+    return int(runner(cli_context(invocation.options), invocation.request) or 0)
+
+
+def run_typer(args: list[str], options: GlobalOptions | None) -> int:
+    """Let the Typer app format help, answer completion, or run a non-fast command."""
+    import typer
+
+    from credctl.cli import output
+    from credctl.cli.app import app, click_exceptions
+
+    obj = cli_context(options) if options is not None else None
+    try:
+        result = app(args=args, prog_name="credctl", standalone_mode=False, obj=obj)
+    except click_exceptions.NoArgsIsHelpError as exc:
+        exc.show()
+        return ExitCode.USAGE
+    except click_exceptions.UsageError as exc:
+        exc.show()
+        return ExitCode.USAGE
+    except typer.Abort:
+        sys.stderr.write("\n")
+        output.error("interrupted")
+        return ExitCode.INTERRUPTED
+    except typer.Exit as exc:
+        return int(exc.exit_code)
+    except click_exceptions.ClickException as exc:
+        exc.show()
+        return ExitCode.USAGE
+    return int(result) if isinstance(result, int) else ExitCode.OK
+
+
+def run(args: list[str], *, runner: Runner | None = None) -> int:
+    """Dispatch one command line; never raises.  `runner` replaces a fast command's own."""
     from credctl._process import disable_core_dumps
     from credctl.cli import output
 
     disable_core_dumps()  # before anything secret is read (SPEC §14)
 
     try:
-        from credctl.cli.fastpath import parse
+        if COMPLETE_VAR in os.environ:
+            return run_typer(args, None)
+        from credctl.cli import argv
 
-        invocation = parse(args)
-        if invocation is not None:
-            return run_fast(invocation)
-        import typer
+        parsed = argv.parse(args)
+        if isinstance(parsed, argv.Invocation):
+            return run_fast(parsed, runner)
+        if isinstance(parsed, argv.ShowVersion):
+            from credctl._version import __version__
 
-        from credctl.cli.app import app, click_exceptions
-
-        try:
-            result = app(args=args, prog_name="credctl", standalone_mode=False)
-        except click_exceptions.NoArgsIsHelpError as exc:
-            exc.show()
-            return ExitCode.USAGE
-        except click_exceptions.UsageError as exc:
-            exc.show()
-            return ExitCode.USAGE
-        except typer.Abort:
-            sys.stderr.write("\n")
-            output.error("interrupted")
-            return ExitCode.INTERRUPTED
-        except typer.Exit as exc:
-            return int(exc.exit_code)
-        except click_exceptions.ClickException as exc:
-            exc.show()
-            return ExitCode.USAGE
-        return int(result) if isinstance(result, int) else ExitCode.OK
+            output.data(f"credctl {__version__}")
+            return ExitCode.OK
+        return run_typer(parsed.args, parsed.options)
     except CredentialError as exc:
         output.error(exc)
         return int(exc.exit_code)

@@ -16,6 +16,7 @@ import typer
 from credctl.cli import output
 from credctl.cli.context import CliContext
 from credctl.errors import InvalidInput, UsageError
+from credctl.text import printable
 from credctl.types.names import shown
 
 if TYPE_CHECKING:
@@ -272,10 +273,15 @@ def _device_login(manager: CredentialManager, given: dict[str, Any], notify: Any
     interaction = flow.interaction_type
     assert isinstance(interaction, DeviceCode)
     minutes = max(1, round((flow.expires_at - utc_now()).total_seconds() / 60))
-    notify(f"to log in, open {interaction.verification_uri} on any device and enter the code")
-    notify(f"  {interaction.user_code}")
+    # Checked where the provider's answer is read; escaped again here because a
+    # DeviceCode may come from elsewhere (the library's callers).
+    notify(
+        f"to log in, open {printable(interaction.verification_uri)} on any device and "
+        "enter the code"
+    )
+    notify(f"  {printable(interaction.user_code)}")
     if interaction.verification_uri_complete:
-        notify(f"(or open {interaction.verification_uri_complete})")
+        notify(f"(or open {printable(interaction.verification_uri_complete)})")
     notify(f"waiting for the approval (the code expires in about {minutes} min) …")
     return manager.complete_interactive_flow(flow.id, CallbackData())
 
@@ -293,7 +299,7 @@ def _report_login(
     missing = [scope for scope in asked or () if granted and scope not in granted]
     if missing:
         # Providers drop scopes they do not know, silently (oidc-provider does).
-        output.warn(f"the provider did not grant: {', '.join(missing)}")
+        output.warn(f"the provider did not grant: {printable(', '.join(missing))}")
 
 
 @oauth_app.command("client-credentials")

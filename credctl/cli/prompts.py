@@ -4,9 +4,35 @@ from __future__ import annotations
 
 import getpass
 import os
+from collections.abc import Collection
+from typing import TYPE_CHECKING
 
+from credctl.cli import output
 from credctl.errors import InvalidInput, VaultLockedError
-from credctl.vault.unlock import read_passphrase_file
+from credctl.vault.unlock import EnvironmentUnlocker, read_passphrase_file, terminal_prompt
+
+if TYPE_CHECKING:
+    from credctl.cli.context import CliContext
+
+# A copy of the vault file can be attacked offline, slowed down only by Argon2id:
+# the passphrase's length is most of the defence.
+MIN_PASSPHRASE_CHARACTERS = 12
+
+
+def unlocker_for(cli: CliContext, sources: Collection[str]) -> EnvironmentUnlocker:
+    """The standard unlock sources narrowed to `sources`, with a prompt only on a terminal."""
+    prompt = terminal_prompt() if cli.stdin_is_tty else None
+    return EnvironmentUnlocker(env=os.environ, prompt=prompt, sources=sources)
+
+
+def warn_if_short(passphrase: bytes) -> None:
+    """Warn (stderr, never an error) about a passphrase under 12 characters."""
+    if len(os.fsdecode(passphrase)) < MIN_PASSPHRASE_CHARACTERS:
+        output.warn(
+            f"the passphrase is shorter than {MIN_PASSPHRASE_CHARACTERS} characters; anyone "
+            "with a copy of the vault file can try passphrases offline, so prefer a longer "
+            "one (several random words)"
+        )
 
 
 def new_passphrase(

@@ -1,18 +1,21 @@
-"""One declarative description of the startup-bound commands.
+"""One declarative description of the startup-bound commands and the global options.
 
-`get-token` (and later `env` and `exec`) run hundreds of times a day in CI, so
+`get-token`, `env`, `exec` and `create` run hundreds of times a day in CI, so
 they must not pay for importing Typer, rich or pydantic (SPEC §8).  Their
-arguments and options are described here once; `credctl.cli.fastpath` parses
-argv from this description without Typer, and `credctl.cli.app` builds the
-Typer commands (help, completion, error messages) from the same description, so
-the two parsers cannot drift apart.  Anything the fast parser does not
-understand (``--help``, a typo, a missing value) falls through to Typer, which
-prints the usual help or error.
+arguments and options are described here once.  `credctl.cli.argv` is the only
+parser of these commands: it reads argv from this description and hands the
+runner a typed request (`GetTokenRequest`, …).  `credctl.cli.spec_commands`
+builds Typer commands from the same description, used only to format ``--help``
+and to answer shell completion; they never parse or run a command line.
+
+Adding an option: an `OptionSpec` in the command's ``options`` and a field of
+the same name (``dest``), with the same default, in its request class;
+``tests/test_command_line.py`` checks that the two agree.
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 
 class OptionSpec(NamedTuple):
@@ -45,16 +48,75 @@ class ArgumentSpec(NamedTuple):
 
 
 class CommandSpec(NamedTuple):
-    """A command: its words, help text, and the function that runs it."""
+    """A command: its words, help text, its request type and the function that runs it."""
 
     name: str
     summary: str
     help: str
-    runner: str  # "module:function", called as function(cli_context, values)
+    runner: str  # "module:function", called as function(cli_context, request)
+    #: The NamedTuple the parser fills: one field per argument and option ``dest``.
+    request: type[Any]
     arguments: tuple[ArgumentSpec, ...] = ()
     options: tuple[OptionSpec, ...] = ()
     #: "module:function" returning extra help text; called only when Typer builds help.
     epilog_factory: str = ""
+
+
+# Plain NamedTuples, not dataclasses: importing `dataclasses` costs the fast path
+# several milliseconds.  Multiple-valued options and variadic arguments are tuples.
+
+
+class GlobalOptions(NamedTuple):
+    """The global options, which come before the command."""
+
+    vault: str | None = None
+    quiet: bool = False
+    no_color: bool = False
+
+
+class GetTokenRequest(NamedTuple):
+    """A parsed ``credctl get-token`` command line."""
+
+    ref: str
+    field: str | None = None
+    format: str = "raw"
+    min_valid: str | None = None
+    no_refresh: bool = False
+    version: str | None = None
+
+
+class EnvRequest(NamedTuple):
+    """A parsed ``credctl env`` command line."""
+
+    refs: tuple[str, ...] = ()
+    shell: str = "sh"
+    prefix: str | None = None
+    verbose: bool = False
+
+
+class ExecRequest(NamedTuple):
+    """A parsed ``credctl exec`` command line; `command` is every word after ``--``."""
+
+    names: tuple[str, ...] = ()
+    command: tuple[str, ...] = ()
+    env: tuple[str, ...] = ()
+    pristine: bool = False
+    mask: bool = False
+    keep_unlock_env: bool = False
+    verbose: bool = False
+
+
+class CreateRequest(NamedTuple):
+    """A parsed ``credctl create`` command line."""
+
+    credential_type: str
+    name: str
+    field: tuple[str, ...] = ()
+    data_file: str | None = None
+    description: str = ""
+    tag: tuple[str, ...] = ()
+    meta: tuple[str, ...] = ()
+    idempotency_key: str | None = None
 
 
 GLOBAL_OPTIONS = (
@@ -83,6 +145,7 @@ GET_TOKEN = CommandSpec(
         "  credctl get-token aws --field secret_access_key"
     ),
     runner="credctl.cli.get_token:run_get_token",
+    request=GetTokenRequest,
     arguments=(ArgumentSpec("ref", "NAME|ID", "Credential name or id."),),
     options=(
         OptionSpec(
@@ -144,6 +207,7 @@ ENV = CommandSpec(
         '  credctl env --shell github deploy >> "$GITHUB_ENV"'
     ),
     runner="credctl.cli.env_command:run_env",
+    request=EnvRequest,
     arguments=(ArgumentSpec("refs", "NAME[.FIELD][=VAR]", "What to export.", variadic=True),),
     options=(
         OptionSpec(
@@ -185,6 +249,7 @@ EXEC = CommandSpec(
         "  credctl exec --mask --pristine ci -- ./deploy.sh"
     ),
     runner="credctl.cli.exec_command:run_exec",
+    request=ExecRequest,
     arguments=(
         ArgumentSpec(
             "names", "NAME", "Credentials to export with their default names.", variadic=True
@@ -253,6 +318,7 @@ CREATE = CommandSpec(
         "body), 9 invalid type, name or field."
     ),
     runner="credctl.cli.create_command:run_create",
+    request=CreateRequest,
     arguments=(
         ArgumentSpec(
             "credential_type", "TYPE", "api_key, token, basic_auth, oauth2, smtp or custom."

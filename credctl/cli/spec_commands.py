@@ -1,16 +1,36 @@
-"""Typer commands built from `credctl.cli.spec`, so help and completion match the fast path."""
+"""Typer commands built from `credctl.cli.spec`, for help and shell completion only.
+
+`credctl.cli.argv` alone parses and runs the spec'd commands.  Typer gets them
+so that ``credctl get-token --help`` is formatted like every other command's
+help and so that completion offers their options and choices, all from the same
+declarations.  Should Typer ever be asked to run one, it refuses with an
+internal error instead of parsing the line a second time, differently.
+"""
 
 from __future__ import annotations
 
 import enum
+import importlib
 import inspect
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from typer.core import TyperCommand
 
-from credctl.cli.spec import CommandSpec, OptionSpec
+from credctl.cli.spec import ArgumentSpec, CommandSpec, OptionSpec
+from credctl.errors import InternalError
+
+
+class SpecCommand(TyperCommand):
+    """A spec'd command as Typer shows it: the usage line ends with the words after ``--``."""
+
+    trailing_usage = ""
+
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        pieces: list[str] = super().collect_usage_pieces(ctx)
+        return [*pieces, self.trailing_usage] if self.trailing_usage else pieces
 
 
 def _choices_enum(option: OptionSpec) -> type[enum.Enum]:
@@ -44,7 +64,7 @@ def _option_parameter(option: OptionSpec) -> tuple[inspect.Parameter, Any]:
 
 
 def parameters(
-    spec_arguments: Sequence[Any], options: Sequence[OptionSpec]
+    spec_arguments: Sequence[ArgumentSpec], options: Sequence[OptionSpec]
 ) -> tuple[list[inspect.Parameter], dict[str, Any]]:
     """Signature parameters (after ``ctx``) and annotations for a spec's words."""
     params = [
@@ -53,13 +73,12 @@ def parameters(
     annotations: dict[str, Any] = {"ctx": typer.Context, "return": Any}
     for argument in spec_arguments:
         if argument.after_double_dash:
-            continue  # click cannot tell words after -- apart; see build_command
+            continue  # shown in the usage line instead (SpecCommand)
         python_type: Any = list[str] | None if argument.variadic else str
         annotation = Annotated[
             python_type,
             typer.Argument(metavar=argument.metavar, help=argument.help, show_default=False),
         ]
-        # Variadic words may be absent (exec with only --env); the runner says what is missing.
         default = None if argument.variadic else inspect.Parameter.empty
         params.append(
             inspect.Parameter(
@@ -77,34 +96,14 @@ def parameters(
     return params, annotations
 
 
-def plain_values(values: dict[str, Any]) -> dict[str, Any]:
-    """Typer's values as the fast parser gives them (enums to strings, None lists to [])."""
-    out: dict[str, Any] = {}
-    for key, value in values.items():
-        if isinstance(value, enum.Enum):
-            value = value.value
-        out[key] = value
-    return out
-
-
-def build_command(spec: CommandSpec) -> Callable[..., Any]:
-    """A function Typer can register, whose signature is generated from `spec`."""
+def _refuse(spec: CommandSpec) -> Callable[..., Any]:
+    """The Typer callback of a spec'd command: never meant to run."""
 
     def command(ctx: typer.Context, **values: Any) -> Any:
-        from credctl.cli.fastpath import FastInvocation
-
-        if any(argument.after_double_dash for argument in spec.arguments):
-            # Every well-formed command line of this kind is taken by the fast parser,
-            # which alone sees where `--` was; reaching Typer means it was malformed.
-            from typer._click.exceptions import UsageError
-
-            raise UsageError(f"{spec.name} needs the command to run after `--`", ctx)
-        plain = plain_values(values)
-        for argument in spec.arguments:
-            if argument.variadic and plain.get(argument.dest) is None:
-                plain[argument.dest] = []
-        invocation = FastInvocation({}, spec, plain)
-        return invocation.runner()(ctx.obj, invocation.values)
+        raise InternalError(
+            f"the Typer app was asked to run {spec.name}, which only credctl.cli.argv "
+            "parses and runs"
+        )
 
     params, annotations = parameters(spec.arguments, spec.options)
     command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
@@ -115,14 +114,21 @@ def build_command(spec: CommandSpec) -> Callable[..., Any]:
 
 
 def register(app: typer.Typer, specs: Sequence[CommandSpec]) -> None:
-    """Add every spec'd command to `app`."""
-    import importlib
-
+    """Add each spec'd command to `app` (for its help and completion)."""
     for spec in specs:
         epilog = None
         if spec.epilog_factory:
             module, function = spec.epilog_factory.split(":")
             epilog = getattr(importlib.import_module(module), function)()
-        app.command(spec.name, help=spec.help, short_help=spec.summary, epilog=epilog)(
-            build_command(spec)
+        trailing = " ".join(a.metavar for a in spec.arguments if a.after_double_dash)
+        cls = type(SpecCommand.__name__, (SpecCommand,), {"trailing_usage": trailing})
+        app.command(spec.name, cls=cls, help=spec.help, short_help=spec.summary, epilog=epilog)(
+            _refuse(spec)
         )
+
+
+def click_command(spec: CommandSpec) -> Any:
+    """The click command Typer makes of `spec`, ready to be added to a group."""
+    scratch = typer.Typer()
+    register(scratch, [spec])
+    return typer.main.get_group(scratch).commands[spec.name]

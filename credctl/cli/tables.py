@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from credctl.cli.context import CliContext
+from credctl.text import printable
+
+__all__ = ["print_table", "printable"]  # printable: kept here for the command modules
 
 
 def print_table(cli: CliContext, headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
@@ -19,14 +22,3 @@ def print_table(cli: CliContext, headers: Sequence[str], rows: Sequence[Sequence
     for row in rows:
         table.add_row(*(Text(printable(cell)) for cell in row))
     Console(no_color=not cli.color, highlight=False).print(table)
-
-
-def printable(text: str) -> str:
-    """`text` with control characters escaped, so stored text cannot drive the terminal.
-
-    Descriptions, tags and metadata may come from an imported file; an escape
-    sequence in one must not rewrite the screen when `list` or `show` prints it.
-    """
-    if text.isprintable():
-        return text
-    return "".join(ch if ch.isprintable() or ch == " " else repr(ch)[1:-1] for ch in text)

@@ -1,25 +1,41 @@
-"""`init`, `unlock`, `lock`, `passwd`, `rekey`: the vault's life cycle."""
+"""`init`, `unlock`, `lock`, `passwd`, `rekey`: the vault's life cycle.
+
+Each command parses its options, calls one `Vault` method and prints what it did.
+"""
 
 from __future__ import annotations
 
-import contextlib
-import datetime as dt
-import time
 from typing import Annotated
 
 import typer
 
+from credctl._time import format_unix
 from credctl.cli import output
 from credctl.cli.context import CliContext
-from credctl.cli.prompts import new_passphrase, require_new_passphrase
+from credctl.cli.prompts import (
+    new_passphrase,
+    require_new_passphrase,
+    unlocker_for,
+    warn_if_short,
+)
 from credctl.durations import format_duration, parse_duration
 from credctl.errors import InvalidInput
-from credctl.vault import crypto, keys, sessions
+from credctl.vault import grants
 from credctl.vault.crypto import KdfParams
-from credctl.vault.format import SlotType
-from credctl.vault.store import passphrase_slots
+from credctl.vault.store import (
+    DEFAULT_MAX_SESSION_TTL,
+    SESSION_SOURCE,
+    RekeyResult,
+    check_max_session_ttl,
+)
+from credctl.vault.unlock import ALL_SOURCES
 
 SHELLS = ("bash", "zsh", "sh", "fish", "powershell")
+OLDER_COPIES = (
+    "older copies of the vault file (its backups in VAULT.d/backups, git history, sync "
+    "folders, other machines) still open with {what}, and the data key they give also reads "
+    "this vault and every later change"
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -43,27 +59,43 @@ def init_command(
     backups: Annotated[
         int, typer.Option("--backups", help="Previous generations kept on each write (0..100).")
     ] = 3,
+    max_session_ttl: Annotated[
+        str | None,
+        typer.Option(
+            "--max-session-ttl",
+            metavar="DURATION",
+            help="Longest session `unlock --ttl` may start (default 30d, at most 365d).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Create a new vault.
 
     The passphrase is asked twice on a terminal, or read from
-    CREDCTL_PASSPHRASE_FILE / CREDCTL_PASSPHRASE.  An existing vault is never
+    CREDCTL_PASSPHRASE_FILE / CREDCTL_PASSPHRASE; one shorter than 12
+    characters is accepted with a warning.  An existing vault is never
     replaced (exit 8).
     """
     cli: CliContext = ctx.obj
     vault = cli.vault()
     params = KdfParams(kdf_memory * 1024, kdf_time, kdf_parallelism)
     params.check_for_init()
+    session_cap = None
+    if max_session_ttl is not None:
+        session_cap = parse_duration(max_session_ttl, option="--max-session-ttl")
+        check_max_session_ttl(session_cap)
     if vault.exists():
         vault.create(b"-", params)  # raises VaultExistsError without touching the file
     passphrase = require_new_passphrase(
         file_var="CREDCTL_PASSPHRASE_FILE", value_var="CREDCTL_PASSPHRASE",
         can_prompt=cli.stdin_is_tty,
     )  # fmt: skip
-    opened = vault.create(passphrase, params, backup_count=backups)
+    warn_if_short(passphrase)
+    opened = vault.create(passphrase, params, backup_count=backups, max_session_ttl=session_cap)
     output.info(
         f"created vault {vault.path} (Argon2id m={kdf_memory} MiB, t={kdf_time}, "
-        f"p={kdf_parallelism}; id {opened.vault_id.hex()[:12]})",
+        f"p={kdf_parallelism}; sessions up to {format_duration(opened.max_session_ttl)}; "
+        f"id {opened.vault_id.hex()[:12]})",
         quiet=cli.quiet,
     )
 
@@ -71,7 +103,12 @@ def init_command(
 def unlock_command(
     ctx: typer.Context,
     ttl: Annotated[
-        str, typer.Option("--ttl", help="How long the session lives: 30s, 15m, 8h, 7d.")
+        str,
+        typer.Option(
+            "--ttl",
+            help="How long the session lives: 30s, 15m, 8h, 7d; at most the vault's limit "
+            f"(default {format_duration(DEFAULT_MAX_SESSION_TTL)}).",
+        ),
     ] = "15m",
     remember: Annotated[
         bool,
@@ -85,27 +122,25 @@ def unlock_command(
 
     Use it as `eval "$(credctl unlock --ttl 30m)"`.  The session expires after
     --ttl and `credctl lock` ends it early; the vault file is not rewritten.
-    A session cannot start another session: unlock needs the passphrase or a CI key.
+    A session cannot start another session: unlock needs the passphrase, a CI
+    key or the keyring entry.  A --ttl longer than the vault's limit (chosen at
+    `init --max-session-ttl`, default 30d) is refused (exit 9), whatever unlocks.
     """
     cli: CliContext = ctx.obj
     if shell not in SHELLS:
         raise InvalidInput(f"unknown shell {shell!r}", hint="use one of " + ", ".join(SHELLS))
     seconds = parse_duration(ttl, option="--ttl")
     vault = cli.vault()
-    unlocker = cli.unlocker()
-    unlocker.env = {k: v for k, v in unlocker.env.items() if k != "CREDCTL_SESSION"}
-    opened = vault.open(unlocker)
+    unlocker = unlocker_for(cli, ALL_SOURCES - {SESSION_SOURCE})
     if remember:
-        from credctl.vault import keyring_store
-
-        keyring_store.remember(vault.file, opened.vault_id, opened.data_key)
+        grants.remember(vault, unlocker)
         output.info("the unlock is kept in the OS keyring until `credctl lock`", quiet=cli.quiet)
         return
-    token, expires = sessions.create_session(vault.file, opened.vault_id, opened.data_key, seconds)
+    token, expires = grants.start_session(vault, unlocker, seconds)
     from credctl.shell import render
 
     output.data(render(shell, [("CREDCTL_SESSION", token.encode())]).rstrip("\n"))
-    until = dt.datetime.fromtimestamp(expires, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    until = format_unix(expires)
     output.info(
         f"session started for {format_duration(seconds)} (until {until}); `credctl lock` ends it",
         quiet=cli.quiet,
@@ -116,21 +151,17 @@ def lock_command(ctx: typer.Context) -> None:
     """End every session of the vault and forget the keyring entry.
 
     Needs no passphrase: anyone may lock.  Copies of CREDCTL_SESSION become
-    useless at once.
+    useless at once.  A vault that cannot be read is still locked, and the
+    problem is reported afterwards with its exit code (6: damaged).
     """
     cli: CliContext = ctx.obj
-    vault = cli.vault()
-    ended = sessions.revoke_all(vault.file)
-    vault_id = None
-    with contextlib.suppress(Exception):
-        vault_id = vault.read_parsed().header.vault_id
-    from credctl.vault import keyring_store
-
-    forgot = keyring_store.forget(vault.file, vault_id)
-    parts = [f"ended {ended} session{'s' if ended != 1 else ''}"]
-    if forgot:
+    result = grants.lock(cli.vault())
+    parts = [f"ended {plural(result.sessions_ended, 'session')}"]
+    if result.keyring_forgotten:
         parts.append("forgot the keyring entry")
-    output.info("; ".join(parts), quiet=cli.quiet)
+    output.info("; ".join(parts), quiet=cli.quiet and result.problem is None)
+    if result.problem is not None:
+        raise result.problem
 
 
 def passwd_command(
@@ -144,33 +175,49 @@ def passwd_command(
     kdf_parallelism: Annotated[
         int | None, typer.Option("--kdf-parallelism", help="New Argon2id lanes.")
     ] = None,
+    rekey: Annotated[
+        bool,
+        typer.Option(
+            "--rekey",
+            help="Also replace the data key, so older copies of the file stop opening with "
+            "the old passphrase (drops CI keys, sessions, backups and the keyring entry).",
+        ),
+    ] = False,
 ) -> None:
     """Change the passphrase (re-wraps the data key; sessions and CI keys keep working).
 
     The current passphrase comes from CREDCTL_PASSPHRASE_FILE / CREDCTL_PASSPHRASE
-    or the prompt; the new one from CREDCTL_NEW_PASSPHRASE_FILE /
-    CREDCTL_NEW_PASSPHRASE or the prompt (asked twice).
+    or the prompt (a session, CI key or keyring entry is not enough); the new
+    one from CREDCTL_NEW_PASSPHRASE_FILE / CREDCTL_NEW_PASSPHRASE or the
+    prompt (asked twice).
+
+    Older copies of the vault file still open with the old passphrase, and the
+    data key they give reads this vault too.  --rekey retires them: a new data
+    key, and every CI key, session, kept backup and keyring entry ends.
     """
     cli: CliContext = ctx.obj
-    vault = cli.vault()
-    unlocker = cli.unlocker(passphrase_only=True)
-    opened = vault.open(unlocker)
-    new = require_new_passphrase(
-        file_var="CREDCTL_NEW_PASSPHRASE_FILE", value_var="CREDCTL_NEW_PASSPHRASE",
-        can_prompt=cli.stdin_is_tty,
+
+    def ask_new() -> bytes:
+        new = require_new_passphrase(
+            file_var="CREDCTL_NEW_PASSPHRASE_FILE", value_var="CREDCTL_NEW_PASSPHRASE",
+            can_prompt=cli.stdin_is_tty,
+        )  # fmt: skip
+        warn_if_short(new)
+        return new
+
+    rekeyed = cli.vault().change_passphrase(
+        cli.unlocker(passphrase_only=True), ask_new,
+        memory_kib=kdf_memory * 1024 if kdf_memory else None, time_cost=kdf_time,
+        parallelism=kdf_parallelism, rekey=rekey,
     )  # fmt: skip
-    with vault.edit(data_key=opened.data_key, source=opened.source) as txn:
-        old = passphrase_slots(txn)
-        base = old[0].kdf if old and old[0].kdf else KdfParams()
-        params = KdfParams(
-            kdf_memory * 1024 if kdf_memory else base.memory_kib,
-            kdf_time or base.time_cost,
-            kdf_parallelism or base.parallelism,
+    if rekeyed is None:
+        output.info("passphrase changed", quiet=cli.quiet)
+        output.warn(
+            OLDER_COPIES.format(what="the old passphrase")
+            + "; `credctl rekey` retires them (next time: `credctl passwd --rekey`)"
         )
-        params.check_for_init()
-        slot = keys.passphrase_slot(txn.vault_id, txn.next_slot_id(), new, params, txn.data_key)
-        txn.slots = [s for s in txn.slots if s.slot_type is not SlotType.PASSPHRASE] + [slot]
-    output.info("passphrase changed", quiet=cli.quiet)
+        return
+    output.info(f"passphrase changed and {describe_rekey(rekeyed)}", quiet=cli.quiet)
 
 
 def rekey_command(ctx: typer.Context) -> None:
@@ -179,39 +226,49 @@ def rekey_command(ctx: typer.Context) -> None:
     Afterwards no session, CI key or keyring entry opens the vault, and kept
     backups are deleted.  Give a new passphrase (CREDCTL_NEW_PASSPHRASE_FILE,
     CREDCTL_NEW_PASSPHRASE or the prompt) so that old copies of the file, kept
-    anywhere, cannot be opened with the current one.
+    anywhere, cannot be opened with the current one.  Needs the current
+    passphrase itself (a session, CI key or keyring entry is not enough).
     """
     cli: CliContext = ctx.obj
-    vault = cli.vault()
-    unlocker = cli.unlocker(passphrase_only=True)
-    opened = vault.open(unlocker)
-    new = new_passphrase(
-        file_var="CREDCTL_NEW_PASSPHRASE_FILE", value_var="CREDCTL_NEW_PASSPHRASE",
-        can_prompt=cli.stdin_is_tty, what="passphrase (Enter keeps the current one)",
-        empty_keeps=True,
-    )  # fmt: skip
-    passphrase = new or unlocker.used_passphrase
-    assert passphrase is not None  # passphrase_only unlocking always records it
-    with vault.edit(data_key=opened.data_key, source=opened.source) as txn:
-        old_slots = passphrase_slots(txn)
-        params = old_slots[0].kdf if old_slots and old_slots[0].kdf else KdfParams()
-        dropped = [s for s in txn.slots if s.slot_type is SlotType.CI_KEY]
-        txn.data_key = crypto.random_bytes(crypto.KEY_SIZE)
-        txn.body.meta["data_key_created"] = int(time.time())
-        txn.slots = [keys.passphrase_slot(txn.vault_id, txn.next_slot_id(), passphrase,
-                                          params, txn.data_key)]  # fmt: skip
-    sessions.revoke_all(vault.file)
-    from credctl.vault import keyring_store
+    chosen: list[bytes | None] = []
 
-    keyring_store.forget(vault.file, opened.vault_id)
-    removed = vault.file.remove_backups()
-    output.info(
-        f"rekeyed: new data key; removed {len(dropped)} CI key(s), every session, "
-        f"the keyring entry and {removed} backup(s)",
-        quiet=cli.quiet,
-    )
-    if new is None:
+    def ask_new() -> bytes | None:
+        new = new_passphrase(
+            file_var="CREDCTL_NEW_PASSPHRASE_FILE", value_var="CREDCTL_NEW_PASSPHRASE",
+            can_prompt=cli.stdin_is_tty, what="passphrase (Enter keeps the current one)",
+            empty_keeps=True,
+        )  # fmt: skip
+        if new is not None:
+            warn_if_short(new)
+        chosen.append(new)
+        return new
+
+    result = cli.vault().rekey(cli.unlocker(passphrase_only=True), ask_new)
+    output.info(describe_rekey(result), quiet=cli.quiet)
+    if chosen == [None]:
         output.warn(
             "the passphrase is unchanged, so copies of the vault made before the rekey "
-            "still open with it; run `credctl passwd` to change it"
+            "still open with it; run `credctl passwd --rekey` to change both"
         )
+
+
+def describe_rekey(result: RekeyResult) -> str:
+    """One line saying what a rekey ended (shared with `key remove --rekey`)."""
+    parts = ["rekeyed: new data key"]
+    dropped = result.dropped_ci_keys
+    if dropped:
+        ids = ", ".join(str(slot_id) for slot_id in dropped)
+        parts.append(
+            f"removed CI key{'s' if len(dropped) > 1 else ''} {ids} (a rekey cannot keep "
+            "them: add new ones with `credctl key add-ci`)"
+        )
+    parts.append(f"ended {plural(result.sessions_ended, 'session')}")
+    parts.append(f"removed {plural(result.backups_removed, 'backup')}")
+    if result.keyring_forgotten:
+        parts.append("forgot the keyring entry")
+    return "; ".join(parts)
+
+
+def plural(count: int, noun: str) -> str:
+    """`1 session`, `2 sessions`."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"

@@ -3,11 +3,13 @@
 Everything that talks to a provider goes through `oauth_client` and `provider_call`, so:
 
 - authlib and httpx are imported here, lazily, only when a login or refresh happens;
-- every request has a timeout shorter than the vault lock's (10 s), because a refresh
-  holds the lock while it waits for the provider;
+- every request has one overall deadline shorter than the vault lock's timeout,
+  because a refresh holds the lock while it waits for the provider
+  (`credctl.oauth._deadline`);
 - an unreachable provider is `ServiceUnavailable` (exit 10), an OAuth error response is
   mapped by the caller, and no message ever carries a token, a code or a secret: only
-  endpoint URLs (without their query) and the provider's error code and description.
+  endpoint URLs (without their query) and the provider's error code and description,
+  with control characters escaped (`credctl.text`).
 
 authlib 1.9 prefers the ``httpx2`` package and warns once per import when it falls
 back to ``httpx``; that warning is for library authors, so it is silenced here and
@@ -18,6 +20,7 @@ plain http on loopback addresses, and `credctl.oauth.providers` refuses it elsew
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import time
 import warnings
@@ -25,10 +28,11 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Final
 from urllib.parse import urlsplit
 
+from credctl._time import format_unix
 from credctl.errors import CredentialError, ServiceUnavailable
-from credctl.model import to_rfc3339
+from credctl.text import one_line, printable
 
-#: Seconds for one request: below the vault lock timeout, which a refresh holds.
+#: Seconds for one socket operation; the whole request has `_deadline.request_budget`.
 REQUEST_TIMEOUT: Final = 8.0
 CONNECT_TIMEOUT: Final = 5.0
 _USER_AGENT: Final = "credctl"
@@ -49,56 +53,77 @@ def _httpx_client_module() -> Any:
     return httpx_client
 
 
+@functools.cache
+def _deadline_client(base: type[Any]) -> type[Any]:
+    """`base` (an httpx client class) whose every request has one overall deadline."""
+    from credctl.oauth._deadline import guarded, request_budget
+
+    def send(self: Any, request: Any, **kwargs: Any) -> Any:
+        with guarded(request, request_budget()):
+            return base.send(self, request, **kwargs)
+
+    return type(f"Deadline{base.__name__}", (base,), {"send": send})
+
+
+def _common(settings: dict[str, Any]) -> None:
+    import httpx
+
+    settings.setdefault("timeout", httpx.Timeout(REQUEST_TIMEOUT, connect=CONNECT_TIMEOUT))
+    # No idle connections: each request opens its own, which the deadline's
+    # watchdog sees (and can shut down).
+    settings.setdefault("limits", httpx.Limits(max_keepalive_connections=0))
+    if testonly_transport is not None:
+        settings.setdefault("transport", testonly_transport)
+
+
 def oauth_client(**settings: Any) -> Any:
-    """An `authlib.integrations.httpx_client.OAuth2Client` with credctl's timeouts.
+    """An `authlib.integrations.httpx_client.OAuth2Client` with credctl's time limits.
 
     `settings` are OAuth2Client's (client_id, client_secret, token_endpoint_auth_method,
     redirect_uri, code_challenge_method, scope …); ``transport`` may be given by tests.
     """
-    import httpx
-
     module = _httpx_client_module()
-    settings.setdefault("timeout", httpx.Timeout(REQUEST_TIMEOUT, connect=CONNECT_TIMEOUT))
+    _common(settings)
     settings.setdefault("headers", {"User-Agent": _USER_AGENT})
     settings.setdefault("follow_redirects", False)
-    if testonly_transport is not None:
-        settings.setdefault("transport", testonly_transport)
-    return module.OAuth2Client(**settings)
+    return _deadline_client(module.OAuth2Client)(**settings)
 
 
 def http_client(**settings: Any) -> Any:
-    """A plain `httpx.Client` (discovery documents) with the same timeouts."""
+    """A plain `httpx.Client` (discovery documents) with the same time limits."""
     import httpx
 
-    settings.setdefault("timeout", httpx.Timeout(REQUEST_TIMEOUT, connect=CONNECT_TIMEOUT))
+    _common(settings)
     settings.setdefault("headers", {"User-Agent": _USER_AGENT, "Accept": "application/json"})
-    if testonly_transport is not None:
-        settings.setdefault("transport", testonly_transport)
-    return httpx.Client(**settings)
+    return _deadline_client(httpx.Client)(**settings)
 
 
 def shown_url(url: str) -> str:
-    """An endpoint URL without query, fragment or user info (never a secret)."""
+    """An endpoint URL without query, fragment or user info (never a secret), escaped."""
     try:
         parts = urlsplit(url)
         host = parts.hostname or ""
         port = f":{parts.port}" if parts.port else ""
     except ValueError:
         return "(an invalid URL)"
-    return f"{parts.scheme}://{host}{port}{parts.path}"
+    return printable(f"{parts.scheme}://{host}{port}{parts.path}")
 
 
 def provider_text(text: object, limit: int = 160) -> str:
-    """Text the provider chose (an error description), made safe to print on one line."""
-    if not isinstance(text, str):
-        return ""
-    cleaned = "".join(ch if ch.isprintable() else " " for ch in text).strip()
-    return cleaned if len(cleaned) <= limit else cleaned[: limit - 1] + "…"
+    """Text the provider chose (an error code or description), safe to print on one line."""
+    return one_line(text, limit)
 
 
 def _reason(exc: BaseException) -> str:
     import httpx
 
+    from credctl.oauth._deadline import DeadlineExceeded
+
+    if isinstance(exc, DeadlineExceeded):
+        return (
+            f"it did not finish answering within {exc.budget:g} s "
+            "(CREDCTL_PROVIDER_TIMEOUT; at most CREDCTL_LOCK_TIMEOUT less 2 s)"
+        )
     if isinstance(exc, httpx.TimeoutException):
         return "it did not answer in time"
     if isinstance(exc, httpx.ConnectError):
@@ -174,10 +199,8 @@ def token_data(
             if math.isfinite(seconds) and 0 < seconds < 10 * 365 * 86400:
                 lifetime = int(seconds)
     if lifetime is not None:
-        import datetime as dt
-
         issued = time.time() if now is None else now
-        data["token_expiry"] = to_rfc3339(dt.datetime.fromtimestamp(issued + lifetime, dt.UTC))
+        data["token_expiry"] = format_unix(issued + lifetime)
     scope = token.get("scope")
     if isinstance(scope, str) and scope.strip():
         data["scopes"] = scope.split()

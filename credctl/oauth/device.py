@@ -34,6 +34,7 @@ DEVICE_GRANT: Final = "urn:ietf:params:oauth:grant-type:device_code"
 DEFAULT_INTERVAL: Final = 5
 SLOW_DOWN_STEP: Final = 5
 MAX_INTERVAL: Final = 60
+MAX_USER_CODE: Final = 64
 
 
 @dataclass(frozen=True)
@@ -102,17 +103,31 @@ def request_code(
     fields = {key: answer.get(key) for key in ("device_code", "user_code", "verification_uri")}
     if not all(isinstance(value, str) and value for value in fields.values()):
         raise ServiceUnavailable(f"{what} ({shown_url(endpoint)}) left out required fields")
-    from credctl.oauth.providers import check_url
+    from credctl.oauth.providers import sent_url
 
     complete = answer.get("verification_uri_complete")
     return DeviceAuthorization(
         device_code=str(fields["device_code"]),
-        user_code=str(fields["user_code"]),
-        verification_uri=check_url(str(fields["verification_uri"]), "verification URI"),
+        user_code=_user_code(str(fields["user_code"]), what),
+        verification_uri=sent_url(fields["verification_uri"], "verification URI", what),
         expires_in=_positive_int(answer.get("expires_in"), 600),
         interval=min(_positive_int(answer.get("interval"), DEFAULT_INTERVAL), MAX_INTERVAL),
-        verification_uri_complete=complete if isinstance(complete, str) else None,
+        verification_uri_complete=None
+        if complete is None
+        else sent_url(complete, "verification URI (complete)", what),
     )
+
+
+def _user_code(code: str, what: str) -> str:
+    """The code the person types: short, printable, no escape sequences (RFC 8628 §6.1)."""
+    if not (0 < len(code) <= MAX_USER_CODE and code.isprintable() and code.strip() == code):
+        raise ServiceUnavailable(
+            f"{what} sent an unusable user code: it has control characters, blanks at "
+            f"either end, or more than {MAX_USER_CODE} characters (credctl does not show it)",
+            hint="the provider is misconfigured, or it is not the one you meant: check the "
+            "issuer or endpoint URLs you gave",
+        )
+    return code
 
 
 def poll(

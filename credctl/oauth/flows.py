@@ -22,13 +22,13 @@ here opens storage.
 
 from __future__ import annotations
 
-import datetime as dt
 import hmac
 import secrets
 import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
+from credctl._time import from_unix
 from credctl.errors import (
     AccessDenied,
     CredentialError,
@@ -161,7 +161,7 @@ def prepare(
         id=flow_id,
         credential_type="oauth2",
         interaction_type=interaction,
-        expires_at=dt.datetime.fromtimestamp(int(expires_at), dt.UTC),
+        expires_at=from_unix(int(expires_at)),
         credential_name=settings.name,
         state=state,
     )

@@ -10,12 +10,26 @@ possible.  Every endpoint must be https, or plain http on a loopback address
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Final
 from urllib.parse import urlsplit
 
 from credctl.errors import InvalidInput, ServiceUnavailable
+
+MAX_URL_LENGTH: Final = 2048
+_URL_TEXT: Final = re.compile(f"[!-~]{{1,{MAX_URL_LENGTH}}}")
+_BAD_TEXT: Final = (
+    f"has spaces, control or non-ASCII characters, or more than {MAX_URL_LENGTH} characters"
+)
+_NOT_HTTPS: Final = "must be an https:// URL without user info"
+_PLAIN_HTTP: Final = "uses plain http on a host that is not a loopback address"
+_URL_HINTS: Final = {
+    _BAD_TEXT: "write it in ASCII, percent-encoding anything else",
+    _NOT_HTTPS: "for example https://auth.example.com",
+    _PLAIN_HTTP: "use https; plain http is accepted on loopback addresses only",
+}
 
 
 @dataclass(frozen=True)
@@ -101,24 +115,57 @@ def is_loopback(host: str) -> bool:
 
 
 def check_url(url: str, what: str) -> str:
-    """`url` if it is https, or http on a loopback address; `InvalidInput` (exit 9) if not."""
+    """`url` if it is https, or http on a loopback address; `InvalidInput` (exit 9) if not.
+
+    It must be printable ASCII without spaces (IDN hosts in their ``xn--`` form,
+    anything else percent-encoded): a URL credctl may print or open must not carry
+    a control character, which ``urlsplit`` would silently drop or a terminal act on.
+    """
+    problem = url_problem(url)
+    if problem is None:
+        return url
+    if problem == _PLAIN_HTTP:
+        raise InvalidInput(
+            f"the {what} uses plain http on {urlsplit(url).hostname!r}: tokens would cross "
+            "the network unencrypted",
+            hint="use https; plain http is accepted on loopback addresses (127.0.0.1, ::1) only",
+        )
+    raise InvalidInput(f"the {what} {problem}", hint=_URL_HINTS.get(problem))
+
+
+def url_problem(url: str) -> str | None:
+    """Why `url` is no URL credctl may use, in words that quote none of it; None if it is."""
+    if not _URL_TEXT.fullmatch(url):
+        return _BAD_TEXT
     try:
         parts = urlsplit(url)
         host = parts.hostname
         parts.port  # noqa: B018 - raises ValueError for a malformed port
     except ValueError:
-        raise InvalidInput(f"the {what} is not a valid URL") from None
+        return "is not a valid URL"
     if not host or parts.scheme not in ("https", "http") or parts.username or parts.password:
-        raise InvalidInput(
-            f"the {what} must be an https:// URL without user info",
-            hint="for example https://auth.example.com",
-        )
+        return _NOT_HTTPS
     if parts.scheme == "http" and not is_loopback(host):
-        raise InvalidInput(
-            f"the {what} uses plain http on {host!r}: tokens would cross the network unencrypted",
-            hint="use https; plain http is accepted on loopback addresses (127.0.0.1, ::1) only",
-        )
-    return url
+        return _PLAIN_HTTP
+    return None
+
+
+def sent_url(url: object, what: str, sender: str) -> str:
+    """A URL the provider sent, checked as `check_url` checks; else `ServiceUnavailable`.
+
+    A bad URL from the provider is the provider's error (exit 10), not the user's;
+    the message names `what` and `sender` and shows nothing of the URL, which may be
+    built to mislead (``javascript:``, an escape sequence, a look-alike host).
+    """
+    problem = url_problem(url) if isinstance(url, str) else "is not text"
+    if problem is None:
+        assert isinstance(url, str)
+        return url
+    raise ServiceUnavailable(
+        f"{sender} sent an unusable {what}: it {problem} (credctl does not show it)",
+        hint="the provider is misconfigured, or it is not the one you meant: check the "
+        "issuer or endpoint URLs you gave",
+    )
 
 
 def preset(name: str) -> Preset:
@@ -193,7 +240,7 @@ def endpoints_from_metadata(issuer: str, document: Mapping[str, Any]) -> Endpoin
             return None
         if not isinstance(value, str):
             raise ServiceUnavailable(f"the discovery document of {issuer!r} has no valid {key}")
-        return check_url(value, key.replace("_", " "))
+        return sent_url(value, key.replace("_", " "), f"the discovery document of {issuer!r}")
 
     token = url("token_endpoint", required=True)
     assert token is not None

@@ -70,7 +70,7 @@ class VaultStorage:
         self.vault = vault
         self.unlocker = unlocker
         self._opened: OpenVault | None = None
-        self.journal = UsageJournal(vault.file.sidecar / "usage.jsonl")
+        self.journal = UsageJournal(vault.file.sidecar / "usage.jsonl", vault.file.companion)
 
     @property
     def vault_path(self) -> Path:

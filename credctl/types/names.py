@@ -13,6 +13,7 @@ import re
 from typing import Final
 
 from credctl.errors import InvalidInput
+from credctl.text import quoted
 
 MAX_NAME_LENGTH: Final = 128
 _NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}\Z")
@@ -25,7 +26,7 @@ _HINT: Final = (
 
 def shown(text: str, limit: int = 40) -> str:
     """User-given text (a name, never a secret value) quoted for a message, cut short."""
-    return repr(text if len(text) <= limit else text[:limit] + "…")
+    return quoted(text, limit)
 
 
 def validate_name(name: str) -> str:

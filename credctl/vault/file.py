@@ -5,6 +5,10 @@ write ``VAULT.tmp`` (O_EXCL, O_NOFOLLOW, 0600), fsync it, read it back and
 verify it, keep the current file as a backup by hard link, rename the temporary
 file over the vault and fsync the folder.  Readers take no lock: a rename is
 atomic, so a reader always holds one whole generation.
+
+Every use first checks the vault's folder and ``VAULT.d`` (`credctl.vault.sidecar`,
+SPEC §14); names in the vault's folder are resolved relative to its descriptor,
+and everything in ``VAULT.d`` through `PrivateDir`.
 """
 
 from __future__ import annotations
@@ -16,15 +20,18 @@ import json
 import os
 import stat
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from credctl.errors import (
     StorageError,
+    UnsafePathError,
     VaultBusyError,
     VaultCorruptError,
     VaultNotFoundError,
 )
+from credctl.vault.path_checks import MOVE_HINT, describe_kind, private_problem, refusal
+from credctl.vault.sidecar import CompanionDir, PrivateDir, VaultFolder
 
 DEFAULT_LOCK_TIMEOUT = 10.0
 DEFAULT_BACKUP_COUNT = 3
@@ -32,6 +39,9 @@ DEFAULT_BACKUP_COUNT = 3
 MAX_READ_SIZE = 1 << 30
 _O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_ANCHOR = "anchor"
+_BACKUPS = "backups"
+KEYRING_MARKER = "keyring"
 
 
 class VaultFile:
@@ -42,13 +52,33 @@ class VaultFile:
         self.lock_path = self.path.with_name(self.path.name + ".lock")
         self.tmp_path = self.path.with_name(self.path.name + ".tmp")
         self.sidecar = self.path.with_name(self.path.name + ".d")
-        self.backup_dir = self.sidecar / "backups"
+        self.backup_dir = self.sidecar / _BACKUPS
         self.session_dir = self.sidecar / "sessions"
-        self.anchor_path = self.sidecar / "anchor"
-        self.keyring_marker = self.sidecar / "keyring"
+        self.anchor_path = self.sidecar / _ANCHOR
+        self.keyring_marker = self.sidecar / KEYRING_MARKER
+        self.folder = VaultFolder(self.path.parent)
+        self.companion = CompanionDir(self.sidecar, self.folder)
         if lock_timeout is None:
             lock_timeout = _env_float("CREDCTL_LOCK_TIMEOUT", DEFAULT_LOCK_TIMEOUT)
         self.lock_timeout = lock_timeout
+
+    # -- the checked folders ---------------------------------------------------------
+
+    def folder_fd(self, *, create: bool = False) -> int:
+        """The vault's folder, checked (others cannot write it); created 0700 if asked."""
+        try:
+            return self.folder.fd(create=create)
+        except FileNotFoundError:
+            raise StorageError(f"the folder {self.path.parent} does not exist") from None
+
+    def sidecar_dir(self, *, create: bool = False) -> PrivateDir | None:
+        """``VAULT.d``, checked and kept open; None when it does not exist (and not `create`)."""
+        return self.companion.get(create=create)
+
+    def has_keyring_marker(self) -> bool:
+        """Whether ``VAULT.d/keyring`` exists (anything but a regular file is refused)."""
+        folder = self.sidecar_dir()
+        return folder is not None and folder.check_file(KEYRING_MARKER)
 
     # -- reading -------------------------------------------------------------------
 
@@ -57,25 +87,22 @@ class VaultFile:
         return os.path.lexists(self.path)
 
     def read(self) -> bytes:
-        """The whole vault file, refusing symlinks and non-regular files."""
-        return read_regular_file(self.path, missing=VaultNotFoundError(
+        """The whole vault file, refusing symlinks, non-regular files and unsafe folders."""
+        missing = VaultNotFoundError(
             f"no vault at {self.path}", hint="create one with `credctl init`"
-        ))  # fmt: skip
+        )
+        try:
+            self.folder.fd()
+        except FileNotFoundError:
+            raise missing from None
+        return read_regular_file(self.path, missing=missing)
 
     # -- locking -------------------------------------------------------------------
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
         """Hold the exclusive writer lock, or raise `VaultBusyError` after the timeout."""
-        ensure_private_dir(self.path.parent)
-        try:
-            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | _O_NOFOLLOW | _O_CLOEXEC, 0o600)
-        except OSError as exc:
-            if exc.errno == errno.ELOOP:
-                raise VaultCorruptError(
-                    f"refusing to use {self.lock_path}: it is a symbolic link"
-                ) from None
-            raise StorageError(f"cannot open lock file {self.lock_path}: {exc.strerror}") from None
+        fd = self._open_lock(self.folder_fd(create=True))
         try:
             deadline = time.monotonic() + self.lock_timeout
             delay = 0.001
@@ -96,6 +123,24 @@ class VaultFile:
         finally:
             os.close(fd)  # closing releases the flock
 
+    def _open_lock(self, dir_fd: int) -> int:
+        """Open (or create) the lock file; refuse a link, a special file or another user's.
+
+        A lock file of another user is refused rather than used: its owner could
+        hold the lock for ever, or swap the file for something else.
+        """
+        flags = os.O_RDWR | os.O_CREAT | os.O_NONBLOCK | _O_NOFOLLOW | _O_CLOEXEC
+        try:
+            fd = os.open(self.lock_path.name, flags, 0o600, dir_fd=dir_fd)
+        except OSError as exc:
+            raise refusal(self.lock_path.name, self.lock_path, dir_fd, exc, folder=False) from None
+        info = os.fstat(fd)
+        problem = private_problem(info, self.lock_path, folder=False)
+        if problem is not None:
+            os.close(fd)
+            raise problem
+        return fd
+
     # -- writing -------------------------------------------------------------------
 
     def commit(
@@ -109,40 +154,47 @@ class VaultFile:
         backup_count: int = DEFAULT_BACKUP_COUNT,
     ) -> None:
         """Atomically replace the vault with `data`; the caller holds the lock."""
-        ensure_private_dir(self.path.parent)
-        self._write_temporary(data)
+        folder = self.folder_fd(create=True)
+        self._preflight()
+        tmp_name = self._write_temporary(folder, data)
         try:
-            written = read_regular_file(self.tmp_path, missing=StorageError("temporary vanished"))
+            written = read_regular_file(
+                self.path.with_name(tmp_name), missing=StorageError("temporary vanished")
+            )
             if written != data:
                 raise StorageError(f"read-back of {self.tmp_path} differs from what was written")
             verify(written)
             if previous_generation is not None and backup_count > 0:
                 self._keep_backup(previous_generation)
-            os.replace(self.tmp_path, self.path)
+            os.replace(tmp_name, self.path.name, src_dir_fd=folder, dst_dir_fd=folder)
         except BaseException:
             with contextlib.suppress(OSError):
-                os.unlink(self.tmp_path)
+                os.unlink(tmp_name, dir_fd=folder)
             raise
-        fsync_dir(self.path.parent)
+        os.fsync(folder)
         self._prune_backups(backup_count)
         self.write_anchor(vault_id, generation)
 
-    def _write_temporary(self, data: bytes) -> None:
+    def _preflight(self) -> None:
+        """Refuse an unsafe ``VAULT.d`` before anything is written, not after the rename."""
+        companion = self.sidecar_dir(create=True)
+        assert companion is not None  # create=True makes it or raises
+        companion.check_file(_ANCHOR)
+        companion.check_file(_ANCHOR + ".tmp")
+
+    def _write_temporary(self, folder: int, data: bytes) -> str:
+        """Write the next generation beside the vault; returns the name used."""
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_NOFOLLOW | _O_CLOEXEC
-        for _attempt in range(2):
+        name = self.tmp_path.name
+        for _attempt in range(3):
             try:
-                fd = os.open(self.tmp_path, flags, 0o600)
+                fd = os.open(name, flags, 0o600, dir_fd=folder)
                 break
             except FileExistsError:
-                # Left by a writer that died; we hold the lock, so it is ours to remove,
-                # unless someone planted a link or device there.
-                info = os.lstat(self.tmp_path)
-                if not stat.S_ISREG(info.st_mode):
-                    raise VaultCorruptError(
-                        f"refusing to write: {self.tmp_path} exists and is not a regular file"
-                    ) from None
-                os.unlink(self.tmp_path)
-        else:  # pragma: no cover - the unlink above makes the second attempt succeed
+                name = self._clear_temporary(folder, name)
+            except OSError as exc:
+                raise StorageError(f"cannot create {self.tmp_path}: {exc.strerror}") from None
+        else:  # pragma: no cover - each retry removed or avoided what was there
             raise StorageError(f"cannot create {self.tmp_path}")
         try:
             view = memoryview(data)
@@ -151,6 +203,46 @@ class VaultFile:
             os.fsync(fd)
         finally:
             os.close(fd)
+        return name
+
+    def _clear_temporary(self, folder: int, name: str) -> str:
+        """Deal with a file found at the temporary name; returns the name to try next."""
+        try:
+            info = os.stat(name, dir_fd=folder, follow_symlinks=False)
+        except FileNotFoundError:
+            return name
+        path = self.path.with_name(name)
+        if info.st_uid != os.geteuid():
+            # Another user's, in a sticky folder such as /tmp: neither ours to remove
+            # nor to follow, and it must not stop every write: write beside it.
+            self._remove_own_temporaries(folder)
+            return f"{self.tmp_path.name}.{os.urandom(8).hex()}"
+        if not stat.S_ISREG(info.st_mode):
+            raise UnsafePathError(
+                f"refusing to write: {path} exists and is {describe_kind(info.st_mode)}, "
+                "not a regular file",
+                hint=f"remove it and run the command again; {MOVE_HINT} if you did not put it "
+                "there",
+            )
+        # Left by a writer that died; we hold the lock, so it is ours to remove.
+        os.unlink(name, dir_fd=folder)
+        return name
+
+    def _remove_own_temporaries(self, folder: int) -> None:
+        """Remove our own `VAULT.tmp.<random>` files left by writers that died."""
+        prefix = self.tmp_path.name + "."
+        uid = os.geteuid()
+        with os.scandir(folder) as entries:
+            stale = [
+                entry.name
+                for entry in entries
+                if entry.name.startswith(prefix)
+                and entry.is_file(follow_symlinks=False)
+                and entry.stat(follow_symlinks=False).st_uid == uid
+            ]
+        for name in stale:
+            with contextlib.suppress(OSError):
+                os.unlink(name, dir_fd=folder)
 
     # -- backups -------------------------------------------------------------------
 
@@ -158,44 +250,62 @@ class VaultFile:
         """Where the copy of `generation` is kept."""
         return self.backup_dir / f"{self.path.name}.{generation:012d}"
 
+    def _backup_folder(self, *, create: bool = False) -> PrivateDir | None:
+        return self.companion.subdir(_BACKUPS, create=create)
+
     def backups(self) -> list[tuple[int, Path]]:
-        """Kept generations, newest first."""
-        if not self.backup_dir.is_dir():
+        """Kept generations, newest first (regular files only; links are never listed)."""
+        folder = self._backup_folder()
+        if folder is None:
             return []
+        with folder:
+            names = folder.regular_files()
         found: list[tuple[int, Path]] = []
         prefix = self.path.name + "."
-        for entry in self.backup_dir.iterdir():
-            suffix = entry.name[len(prefix) :]
-            if entry.name.startswith(prefix) and suffix.isdigit():
-                found.append((int(suffix), entry))
+        for name in names:
+            suffix = name[len(prefix) :]
+            if name.startswith(prefix) and suffix.isdigit():
+                found.append((int(suffix), self.backup_dir / name))
         return sorted(found, reverse=True)
 
     def _keep_backup(self, generation: int) -> None:
-        if not os.path.isfile(self.path) or os.path.islink(self.path):
-            return
-        ensure_private_dir(self.sidecar)
-        ensure_private_dir(self.backup_dir)
-        target = self.backup_path(generation)
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(target)
+        folder = self.folder_fd()
         try:
-            os.link(self.path, target)  # a hard link: no copy, and it is the old inode
-        except OSError:
-            target.write_bytes(self.path.read_bytes())
-            os.chmod(target, 0o600)
+            info = os.stat(self.path.name, dir_fd=folder, follow_symlinks=False)
+        except FileNotFoundError:
+            return
+        if not stat.S_ISREG(info.st_mode):
+            return
+        backups = self._backup_folder(create=True)
+        assert backups is not None  # create=True makes it or raises
+        with backups:
+            target = self.backup_path(generation).name
+            backups.unlink(target)
+            try:
+                # A hard link: no copy, and it is the old inode.
+                os.link(self.path.name, target, src_dir_fd=folder, dst_dir_fd=backups.fd,
+                        follow_symlinks=False)  # fmt: skip
+            except OSError:
+                backups.create_file(target, self.read())
 
     def _prune_backups(self, keep: int) -> None:
-        for _generation, path in self.backups()[keep:]:
-            with contextlib.suppress(OSError):
-                os.unlink(path)
+        surplus = self.backups()[keep:]
+        if surplus:
+            self._remove(path for _generation, path in surplus)
 
     def remove_backups(self) -> int:
         """Delete every kept generation (after `rekey`); returns how many."""
+        return self._remove(path for _generation, path in self.backups())
+
+    def _remove(self, paths: Iterable[Path]) -> int:
+        folder = self._backup_folder()
+        if folder is None:
+            return 0
         removed = 0
-        for _generation, path in self.backups():
-            with contextlib.suppress(OSError):
-                os.unlink(path)
-                removed += 1
+        with folder:
+            for path in paths:
+                with contextlib.suppress(OSError):
+                    removed += folder.unlink(path.name)
         return removed
 
     # -- rollback anchor -----------------------------------------------------------
@@ -203,19 +313,26 @@ class VaultFile:
     def read_anchor(self) -> tuple[bytes, int] | None:
         """The (vault id, generation) last committed at this path, if recorded."""
         try:
-            raw = json.loads(self.anchor_path.read_text())
+            folder = self.sidecar_dir()
+            raw_bytes = folder.read_file(_ANCHOR) if folder is not None else None
+        except OSError:
+            return None
+        if raw_bytes is None:
+            return None
+        try:
+            raw = json.loads(raw_bytes)
             return bytes.fromhex(raw["vault_id"]), int(raw["generation"])
-        except (OSError, ValueError, KeyError, TypeError, OverflowError):
+        except (ValueError, KeyError, TypeError, OverflowError):
             return None
 
     def write_anchor(self, vault_id: bytes, generation: int) -> None:
-        """Record the newest generation; best effort, never fails a commit."""
+        """Record the newest generation; best effort, never fails a commit over I/O."""
+        payload = json.dumps({"vault_id": vault_id.hex(), "generation": generation}).encode()
         with contextlib.suppress(OSError):
-            ensure_private_dir(self.sidecar)
-            tmp = self.anchor_path.with_name("anchor.tmp")
-            tmp.write_text(json.dumps({"vault_id": vault_id.hex(), "generation": generation}))
-            os.chmod(tmp, 0o600)
-            os.replace(tmp, self.anchor_path)
+            folder = self.sidecar_dir(create=True)
+            assert folder is not None  # create=True makes it or raises
+            folder.create_file(_ANCHOR + ".tmp", payload)
+            os.replace(_ANCHOR + ".tmp", _ANCHOR, src_dir_fd=folder.fd, dst_dir_fd=folder.fd)
 
 
 def read_regular_file(path: Path, *, missing: Exception) -> bytes:
@@ -227,7 +344,10 @@ def read_regular_file(path: Path, *, missing: Exception) -> bytes:
         raise missing from None
     except OSError as exc:
         if exc.errno == errno.ELOOP:
-            raise VaultCorruptError(f"refusing to open {path}: it is a symbolic link") from None
+            raise UnsafePathError(
+                f"refusing to open {path}: it is a symbolic link",
+                hint="credctl does not follow links here; point --vault at the file itself",
+            ) from None
         raise StorageError(f"cannot read {path}: {exc.strerror}") from None
     try:
         info = os.fstat(fd)
@@ -241,16 +361,6 @@ def read_regular_file(path: Path, *, missing: Exception) -> bytes:
         return b"".join(chunks)
     finally:
         os.close(fd)
-
-
-def ensure_private_dir(path: Path) -> None:
-    """Create a folder (and missing parents) with mode 0700; existing ones are left alone."""
-    if path.is_dir():
-        return
-    try:
-        os.makedirs(path, mode=0o700, exist_ok=True)
-    except OSError as exc:
-        raise StorageError(f"cannot create folder {path}: {exc.strerror}") from None
 
 
 def fsync_dir(path: Path) -> None:

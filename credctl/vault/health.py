@@ -7,11 +7,14 @@ import fcntl
 import os
 import stat
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from credctl.errors import CredentialError, VaultLockedError
+from credctl.errors import CredentialError, UnsafePathError, VaultLockedError
 from credctl.vault import sessions
 from credctl.vault.crypto import KdfParams
+from credctl.vault.file import VaultFile
 from credctl.vault.format import FORMAT_VERSION, SlotType
+from credctl.vault.path_checks import DIR_FLAGS, describe_kind, folder_problem, private_problem
 from credctl.vault.store import Unlocker, Vault
 
 RECOMMENDED = KdfParams()
@@ -67,7 +70,7 @@ def _mode_check(report: HealthReport, name: str, path: str, allowed: int) -> Non
 
 
 def examine(vault: Vault, unlocker: Unlocker | None) -> HealthReport:
-    """Check the vault file, its folder, keys, backups, lock and keyring."""
+    """Check the vault file, its folders (SPEC §14), keys, backups, lock and keyring."""
     report = HealthReport()
     files = vault.file
     if not vault.exists():
@@ -75,8 +78,16 @@ def examine(vault: Vault, unlocker: Unlocker | None) -> HealthReport:
             "vault", Level.UNHEALTHY, f"no vault at {vault.path} (create one: credctl init)"
         )
         return report
+    _folder_check(report, files)
+    _sidecar_checks(report, files)
+    _lock_check(report, files)
+    _temporary_check(report, files)
     try:
         parsed = vault.read_parsed()
+    except UnsafePathError as exc:
+        if report.status is not Level.UNHEALTHY:  # else a check above already named it
+            report.add("vault", Level.UNHEALTHY, _explained(exc))
+        return report
     except CredentialError as exc:
         report.add("vault", Level.UNHEALTHY, str(exc))
         return report
@@ -84,9 +95,6 @@ def examine(vault: Vault, unlocker: Unlocker | None) -> HealthReport:
     report.add("format", Level.OK, f"format version {header.version} (current {FORMAT_VERSION}), "
                f"generation {header.generation}")  # fmt: skip
     _mode_check(report, "permissions", str(vault.path), 0o600)
-    _mode_check(report, "folder", str(vault.path.parent), 0o755)
-    if os.lstat(vault.path.parent).st_mode & stat.S_IWOTH:
-        report.add("folder", Level.DEGRADED, f"{vault.path.parent} is writable by everyone")
     for slot in header.slots:
         if slot.slot_type is SlotType.PASSPHRASE and slot.kdf is not None:
             kdf = slot.kdf
@@ -97,16 +105,16 @@ def examine(vault: Vault, unlocker: Unlocker | None) -> HealthReport:
             report.add("kdf", Level.OK, text)
     ci_keys = sum(1 for s in header.slots if s.slot_type is SlotType.CI_KEY)
     report.add("keys", Level.OK, f"{len(header.slots)} key slot(s), {ci_keys} CI key(s)")
-    backups = files.backups()
-    report.add(
-        "backups", Level.OK, f"{len(backups)} previous generation(s) kept in {files.backup_dir}"
-    )
-    report.add("sessions", Level.OK, f"{sessions.count_live(files)} live session(s)")
-    report.add("lock", Level.OK, _lock_state(files.lock_path))
-    if os.path.lexists(files.tmp_path):
-        report.add("temporary", Level.OK, f"{files.tmp_path} left by an interrupted write; "
-                   "the next write removes it")  # fmt: skip
-    report.add("keyring", *_keyring_state(files.keyring_marker.exists()))
+    try:
+        backups = files.backups()
+        kept = f"{len(backups)} previous generation(s) kept in {files.backup_dir}"
+        report.add("backups", Level.OK, kept)
+        report.add("sessions", Level.OK, f"{sessions.count_live(files)} live session(s)")
+        remembered = files.has_keyring_marker()
+    except CredentialError as exc:
+        report.add("sidecar", Level.UNHEALTHY, _explained(exc))
+        return report
+    report.add("keyring", *_keyring_state(remembered))
     if unlocker is not None:
         try:
             opened = vault.open(unlocker)
@@ -122,9 +130,124 @@ def examine(vault: Vault, unlocker: Unlocker | None) -> HealthReport:
     return report
 
 
+def _explained(exc: CredentialError) -> str:
+    return f"{exc}; fix: {exc.hint}" if exc.hint else str(exc)
+
+
+def _folder_check(report: HealthReport, files: VaultFile) -> None:
+    folder = files.path.parent
+    try:
+        info = os.stat(folder)
+    except OSError as exc:
+        report.add("folder", Level.UNHEALTHY, f"cannot inspect {folder}: {exc.strerror}")
+        return
+    problem = folder_problem(info, folder)
+    if problem is not None:
+        report.add("folder", Level.UNHEALTHY, f"credctl refuses this vault: {_explained(problem)}")
+    elif info.st_mode & stat.S_ISVTX and stat.S_IMODE(info.st_mode) & 0o022:
+        report.add("folder", Level.OK, f"{folder} is shared but sticky and owned by root")
+    else:
+        report.add("folder", Level.OK, f"{folder} can be written by its owner only")
+
+
+# Names in VAULT.d that credctl reads or writes: anything wrong there is refused.
+_SIDECAR_FILES = {"anchor", "anchor.tmp", "keyring", "usage.jsonl"}
+_SIDECAR_FOLDERS = {"backups", "sessions"}
+
+
+def _sidecar_checks(report: HealthReport, files: VaultFile) -> None:
+    """VAULT.d, its subfolders and every entry in them, without following anything."""
+    try:
+        info = os.lstat(files.sidecar)
+    except FileNotFoundError:
+        report.add("sidecar", Level.OK, f"{files.sidecar} not created yet")
+        return
+    except OSError as exc:
+        report.add("sidecar", Level.UNHEALTHY, f"cannot inspect {files.sidecar}: {exc.strerror}")
+        return
+    problem = private_problem(info, files.sidecar, folder=True)
+    if problem is not None:
+        report.add(
+            "sidecar", Level.UNHEALTHY, f"credctl refuses this vault: {_explained(problem)}"
+        )
+    else:
+        report.add("sidecar", Level.OK, f"{files.sidecar} is a private folder")
+    if stat.S_ISDIR(info.st_mode):
+        _entry_checks(report, files.sidecar, top=True)
+
+
+def _entry_checks(report: HealthReport, folder: Path, *, top: bool) -> None:
+    """Each entry: what credctl uses there is refused when wrong, anything else skipped."""
+    try:
+        fd = os.open(folder, DIR_FLAGS)
+    except OSError as exc:
+        report.add("sidecar", Level.UNHEALTHY, f"cannot inspect {folder}: {exc.strerror}")
+        return
+    try:
+        with os.scandir(fd) as listing:
+            entries = sorted((e.name, e.stat(follow_symlinks=False)) for e in listing)
+    finally:
+        os.close(fd)
+    for name, info in entries:
+        path = folder / name
+        used = top and name in _SIDECAR_FILES | _SIDECAR_FOLDERS
+        wants_folder = name in _SIDECAR_FOLDERS if used else stat.S_ISDIR(info.st_mode)
+        problem = private_problem(info, path, folder=wants_folder)
+        if problem is not None:
+            if used:
+                report.add("sidecar", Level.UNHEALTHY,
+                           f"refused: {_explained(problem)}")  # fmt: skip
+            else:
+                report.add("sidecar", Level.DEGRADED,
+                           f"skipped: {_explained(problem)}")  # fmt: skip
+        elif wants_folder:
+            if used:
+                report.add("sidecar", Level.OK, f"{path} is a private folder")
+                _entry_checks(report, path, top=False)
+        elif stat.S_IMODE(info.st_mode) & 0o077:
+            report.add("sidecar", Level.DEGRADED,
+                       f"{path} has mode {stat.S_IMODE(info.st_mode):04o}; credctl makes it 0600 "
+                       f"when it next uses it (or run `chmod 600 {path}`)")  # fmt: skip
+
+
+def _lock_check(report: HealthReport, files: VaultFile) -> None:
+    try:
+        info = os.lstat(files.lock_path)
+    except FileNotFoundError:
+        report.add("lock", Level.OK, "not locked")
+        return
+    except OSError as exc:
+        report.add("lock", Level.UNHEALTHY, f"cannot inspect {files.lock_path}: {exc.strerror}")
+        return
+    problem = private_problem(info, files.lock_path, folder=False)
+    if problem is not None:
+        report.add("lock", Level.UNHEALTHY, f"writes are refused: {_explained(problem)}")
+    else:
+        report.add("lock", Level.OK, _lock_state(files.lock_path))
+
+
+def _temporary_check(report: HealthReport, files: VaultFile) -> None:
+    try:
+        info = os.lstat(files.tmp_path)
+    except OSError:
+        return
+    if info.st_uid != os.geteuid():
+        report.add("temporary", Level.DEGRADED,
+                   f"{files.tmp_path} belongs to another user (uid {info.st_uid}); credctl "
+                   "leaves it alone and writes beside it; keep the vault in a folder only you "
+                   "can write to")  # fmt: skip
+    elif not stat.S_ISREG(info.st_mode):
+        report.add("temporary", Level.UNHEALTHY,
+                   f"writes are refused: {files.tmp_path} is {describe_kind(info.st_mode)}; "
+                   "remove it")  # fmt: skip
+    else:
+        report.add("temporary", Level.OK, f"{files.tmp_path} left by an interrupted write; "
+                   "the next write removes it")  # fmt: skip
+
+
 def _lock_state(path: object) -> str:
     try:
-        fd = os.open(str(path), os.O_RDONLY | os.O_NOFOLLOW)
+        fd = os.open(str(path), os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
     except OSError:
         return "not locked"
     try:

@@ -13,10 +13,10 @@ import binascii
 import time
 from typing import NamedTuple
 
-from credctl.errors import VaultCorruptError, WrongPassphraseError
+from credctl.errors import InvalidInput, VaultCorruptError, WrongPassphraseError
 from credctl.vault import crypto
 from credctl.vault.crypto import KdfParams
-from credctl.vault.format import Header, Slot, SlotType
+from credctl.vault.format import MAX_LABEL_BYTES, Header, Slot, SlotType
 
 CI_KEY_PREFIX = "credctl-ci1"
 _SLOT_INFO = b"credctl/v1/slot-wrap"
@@ -56,6 +56,23 @@ class CiKey(NamedTuple):
         if len(secret) != crypto.KEY_SIZE:
             raise WrongPassphraseError("CREDCTL_KEY is not a credctl CI key (bad key length)")
         return cls(int(parts[2]), secret)
+
+
+def check_label(label: str) -> None:
+    """Refuse a slot label that is not plain printable text, or too long (exit 9).
+
+    Labels sit in the unencrypted header and `key list` prints them: a control
+    character, a bidirectional override or an invisible one could make one
+    slot look like another on the terminal.
+    """
+    hidden = next((ch for ch in label if not ch.isprintable()), None)
+    if hidden is not None:
+        raise InvalidInput(
+            f"the label contains {hidden!a}, a control or invisible character",
+            hint="a label is plain printable text, for example --label deploy-ci",
+        )
+    if len(label.encode()) > MAX_LABEL_BYTES:
+        raise InvalidInput(f"the label is longer than {MAX_LABEL_BYTES} bytes")
 
 
 def slot_aad(vault_id: bytes, slot: Slot) -> bytes:

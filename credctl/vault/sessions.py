@@ -6,6 +6,11 @@ that carries the secret.  Neither half alone opens the vault.  Expiry is part of
 the wrap's associated data, so editing it breaks the wrap; `credctl lock`
 deletes every session file, and an expired file is deleted when it is next seen,
 which makes a leaked `CREDCTL_SESSION` string useless.
+
+The folder is reached through `PrivateDir` (SPEC §14): a ``sessions`` that is a
+link, another user's or too open is refused (exit 6); inside it only the user's
+regular files are read or deleted, so a planted link, FIFO or device is never
+followed, opened for long, or removed.
 """
 
 from __future__ import annotations
@@ -14,18 +19,19 @@ import base64
 import binascii
 import contextlib
 import json
-import os
 import struct
 import time
-from pathlib import Path
 from typing import NamedTuple
 
+from credctl.errors import UnsafePathError
 from credctl.vault import crypto
-from credctl.vault.file import VaultFile, ensure_private_dir, read_regular_file
+from credctl.vault.file import VaultFile
+from credctl.vault.sidecar import PrivateDir
 
 SESSION_PREFIX = "credctl-s1"
 _INFO = b"credctl/v1/session"
 _ID_SIZE = 16
+_FOLDER = "sessions"
 
 
 class SessionToken(NamedTuple):
@@ -75,8 +81,18 @@ def _expiry(record: object) -> int:
     return expires
 
 
-def _path(vault: VaultFile, session_id: bytes) -> Path:
-    return vault.session_dir / session_id.hex()
+def _folder(vault: VaultFile, *, create: bool = False) -> PrivateDir | None:
+    """``VAULT.d/sessions``, checked; the caller closes it."""
+    return vault.companion.subdir(_FOLDER, create=create)
+
+
+def _read_expiry(folder: PrivateDir, name: str) -> int:
+    """A session file's expiry; 0 when it is damaged (so that sweeping removes it)."""
+    try:
+        raw = folder.read_file(name)
+        return _expiry(json.loads(raw)) if raw is not None else 0
+    except (OSError, ValueError, UnsafePathError):
+        return 0
 
 
 def create_session(
@@ -102,15 +118,11 @@ def create_session(
         "nonce": _b64(nonce),
         "wrapped_key": _b64(wrapped),
     }
-    ensure_private_dir(vault.sidecar)
-    ensure_private_dir(vault.session_dir)
-    sweep_expired(vault, now=now)
-    final = _path(vault, token.session_id)
-    tmp = final.with_name(final.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        json.dump(record, handle)
-    os.replace(tmp, final)
+    folder = _folder(vault, create=True)
+    assert folder is not None  # create=True makes it or raises
+    with folder:
+        _sweep(folder, now)
+        folder.write_file_atomic(token.session_id.hex(), json.dumps(record).encode())
     return token, expires
 
 
@@ -121,22 +133,26 @@ def open_session(
     token = SessionToken.parse(text)
     if token is None:
         return None, "CREDCTL_SESSION is not a credctl session string"
-    path = _path(vault, token.session_id)
-    try:
-        record = json.loads(read_regular_file(path, missing=FileNotFoundError()))
-        expires = _expiry(record)
-        if bytes.fromhex(record["vault_id"]) != vault_id:
-            return None, "CREDCTL_SESSION belongs to another vault"
-        nonce, wrapped = _unb64(record["nonce"]), _unb64(record["wrapped_key"])
-    except FileNotFoundError:
+    name = token.session_id.hex()
+    folder = _folder(vault)
+    if folder is None:
         return None, "CREDCTL_SESSION was ended by `credctl lock` or has expired"
-    except (OSError, ValueError, KeyError, TypeError, binascii.Error):
-        return None, "CREDCTL_SESSION's session file is damaged"
-    now = time.time() if now is None else now
-    if now >= expires:
-        with contextlib.suppress(OSError):
-            os.unlink(path)
-        return None, "CREDCTL_SESSION has expired"
+    with folder:
+        try:
+            raw = folder.read_file(name)
+            if raw is None:
+                return None, "CREDCTL_SESSION was ended by `credctl lock` or has expired"
+            record = json.loads(raw)
+            expires = _expiry(record)
+            if bytes.fromhex(record["vault_id"]) != vault_id:
+                return None, "CREDCTL_SESSION belongs to another vault"
+            nonce, wrapped = _unb64(record["nonce"]), _unb64(record["wrapped_key"])
+        except (OSError, ValueError, KeyError, TypeError, binascii.Error):
+            return None, "CREDCTL_SESSION's session file is damaged"
+        now = time.time() if now is None else now
+        if now >= expires:
+            folder.unlink(name)
+            return None, "CREDCTL_SESSION has expired"
     kek = crypto.hkdf(token.secret, token.session_id, _INFO)
     try:
         data_key = crypto.unseal(kek, nonce, wrapped, _aad(vault_id, token.session_id, expires))
@@ -147,42 +163,45 @@ def open_session(
 
 def sweep_expired(vault: VaultFile, *, now: float | None = None) -> int:
     """Delete session files whose expiry has passed; returns how many."""
-    now = time.time() if now is None else now
+    folder = _folder(vault)
+    if folder is None:
+        return 0
+    with folder:
+        return _sweep(folder, time.time() if now is None else now)
+
+
+def _sweep(folder: PrivateDir, now: float) -> int:
     removed = 0
-    for path in _session_files(vault):
-        try:
-            expires = _expiry(json.loads(path.read_text()))
-        except (OSError, ValueError):
-            expires = 0
-        if now >= expires:
+    for name in _session_names(folder):
+        if now >= _read_expiry(folder, name):
             with contextlib.suppress(OSError):
-                path.unlink()
-                removed += 1
+                removed += folder.unlink(name)
     return removed
 
 
 def revoke_all(vault: VaultFile) -> int:
     """Delete every session file of this vault (`credctl lock`, `rekey`)."""
+    folder = _folder(vault)
+    if folder is None:
+        return 0
     removed = 0
-    for path in _session_files(vault):
-        with contextlib.suppress(OSError):
-            path.unlink()
-            removed += 1
+    with folder:
+        for name in _session_names(folder):
+            with contextlib.suppress(OSError):
+                removed += folder.unlink(name)
     return removed
 
 
 def count_live(vault: VaultFile, *, now: float | None = None) -> int:
     """How many sessions have not expired."""
     now = time.time() if now is None else now
-    live = 0
-    for path in _session_files(vault):
-        with contextlib.suppress(OSError, ValueError):
-            if _expiry(json.loads(path.read_text())) > now:
-                live += 1
-    return live
+    folder = _folder(vault)
+    if folder is None:
+        return 0
+    with folder:
+        return sum(1 for name in _session_names(folder) if _read_expiry(folder, name) > now)
 
 
-def _session_files(vault: VaultFile) -> list[Path]:
-    if not vault.session_dir.is_dir():
-        return []
-    return [p for p in vault.session_dir.iterdir() if not p.name.endswith(".tmp")]
+def _session_names(folder: PrivateDir) -> list[str]:
+    """The user's regular files in the folder, except a session being written."""
+    return [name for name in folder.regular_files() if not name.endswith(".tmp")]

@@ -5,31 +5,71 @@
 decrypts that copy with the data key (no second Argon2 run), lets the caller
 change it, and commits a new generation.  Nothing is written unless the whole
 vault was read and authenticated first.
+
+Key slots change only with the passphrase itself (`Vault.add_ci_key` may also
+take a CI key when the caller allows it): a session or the keyring entry is a
+grant that a TTL or `lock` ends, and a slot made with one would outlive it.
+Removing a slot or a passphrase leaves older copies of the file openable with
+it, and the data key they give reads every later generation too; only a new
+data key (`rekey=True`, `Vault.rekey`) retires them.
 """
 
 from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from credctl.errors import (
     InvalidInput,
     VaultCorruptError,
     VaultExistsError,
+    VaultLockedError,
     VaultRollbackError,
 )
 from credctl.vault import crypto, keys
 from credctl.vault.body import Body
 from credctl.vault.crypto import KdfParams
 from credctl.vault.file import DEFAULT_BACKUP_COUNT, VaultFile
-from credctl.vault.format import Header, ParsedFile, Slot, SlotType, assemble, parse_file
+from credctl.vault.format import Header, ParsedFile, SlotType, parse_file
+from credctl.vault.opened import (
+    CI_KEY_SOURCE,
+    DEFAULT_MAX_SESSION_TTL,
+    KEYRING_SOURCE,
+    MAX_SESSION_TTL_LIMIT,
+    OWN_SETTINGS,
+    PASSPHRASE_SOURCE,
+    PASSPHRASE_SOURCES,
+    SESSION_SOURCE,
+    OpenVault,
+    check_max_session_ttl,
+    passphrase_slots,
+)
+from credctl.vault.sealing import StaleDataKeyError, decrypt_body, decrypt_plaintext, seal_vault
 
-
-class StaleDataKeyError(VaultCorruptError):
-    """The data key does not belong to the vault's current generation (rekeyed)."""
+__all__ = [  # the names other modules import from here, wherever they now live
+    "CI_KEY_SOURCE",
+    "DEFAULT_MAX_SESSION_TTL",
+    "KEYRING_SOURCE",
+    "MAX_SESSION_TTL_LIMIT",
+    "OWN_SETTINGS",
+    "PASSPHRASE_SOURCE",
+    "PASSPHRASE_SOURCES",
+    "SESSION_SOURCE",
+    "OpenVault",
+    "PassphraseUnlocker",
+    "RekeyResult",
+    "StaleDataKeyError",
+    "Unlocker",
+    "Vault",
+    "check_max_session_ttl",
+    "decrypt_body",
+    "passphrase_slots",
+    "seal_vault",
+]
+_PASSPHRASE_HINT = "set CREDCTL_PASSPHRASE_FILE or CREDCTL_PASSPHRASE, or run in a terminal"  # noqa: S105
 
 
 class Unlocker(Protocol):
@@ -40,117 +80,19 @@ class Unlocker(Protocol):
         ...
 
 
-class OpenVault:
-    """An unlocked generation; inside `Vault.edit` its fields may be changed."""
+class PassphraseUnlocker(Unlocker, Protocol):
+    """An unlocker that tells which passphrase it unlocked with (None: it used none)."""
 
-    def __init__(
-        self,
-        vault_id: bytes,
-        generation: int,
-        data_key: bytes,
-        slots: list[Slot],
-        body: Body,
-        source: str,
-        header: Header,
-    ) -> None:
-        self.vault_id = vault_id
-        self.generation = generation
-        self.data_key = data_key
-        self.slots = slots
-        self.body = body
-        self.source = source
-        self.header = header
-
-    def __repr__(self) -> str:  # never the data key
-        return f"OpenVault(generation={self.generation}, source={self.source!r})"
-
-    def add_ci_key(self, label: str = "") -> keys.CiKey:
-        """Add a CI-key slot wrapping the data key; the key is returned, never stored."""
-        secret = crypto.random_bytes(crypto.KEY_SIZE)
-        salt = crypto.random_bytes(crypto.SALT_SIZE)
-        slot_id = self.next_slot_id()
-        kek = keys.ci_kek(secret, salt)
-        self.slots.append(
-            keys.make_slot(
-                self.vault_id, slot_id, SlotType.CI_KEY, kek, salt, self.data_key, label=label
-            )
-        )
-        return keys.CiKey(slot_id, secret)
-
-    def next_slot_id(self) -> int:
-        """Slot ids are never reused within a vault."""
-        stored = self.body.meta.get("last_slot_id", 0)
-        if not isinstance(stored, int) or isinstance(stored, bool) or not 0 <= stored < 2**32:
-            raise VaultCorruptError("the vault's settings hold an invalid last_slot_id")
-        highest = max([stored, *(s.slot_id for s in self.slots)])
-        if highest + 1 >= 2**32:
-            raise VaultCorruptError("the vault has no key slot ids left")
-        self.body.meta["last_slot_id"] = highest + 1
-        return highest + 1
-
-    @property
-    def backup_count(self) -> int:
-        """How many previous generations each write keeps."""
-        value = self.body.meta.get("backup_count", DEFAULT_BACKUP_COUNT)
-        return value if isinstance(value, int) and 0 <= value <= 100 else DEFAULT_BACKUP_COUNT
+    used_passphrase: bytes | None
 
 
-def seal_vault(
-    vault_id: bytes,
-    generation: int,
-    slots: list[Slot],
-    data_key: bytes,
-    plaintext: bytes,
-    *,
-    body_salt: bytes | None = None,
-    body_nonce: bytes | None = None,
-) -> bytes:
-    """Encrypt a body under a fresh body key and assemble the file.
+class RekeyResult(NamedTuple):
+    """What a rekey retired besides the old data key."""
 
-    `body_salt` and `body_nonce` are parameters only so that test vectors can be
-    reproduced; real writes always draw them at random.
-    """
-    header = Header(
-        vault_id=vault_id,
-        generation=generation,
-        body_salt=body_salt or crypto.random_bytes(32),
-        body_nonce=body_nonce or crypto.random_bytes(crypto.NONCE_SIZE),
-        data_key_check=keys.data_key_check(data_key, vault_id),
-        slots=tuple(slots),
-    )
-    header_bytes = header.encode()
-    ciphertext = crypto.seal(
-        keys.body_key(data_key, header), header.body_nonce, plaintext, header_bytes
-    )
-    return assemble(header_bytes, ciphertext)
-
-
-def decrypt_body(parsed: ParsedFile, data_key: bytes) -> Body:
-    """Authenticate and split the body of a parsed file."""
-    return Body.decode(_decrypt_plaintext(parsed, data_key))
-
-
-def _decrypt_plaintext(parsed: ParsedFile, data_key: bytes) -> bytes:
-    """The authenticated body plaintext of a parsed file."""
-    header = parsed.header
-    expected = keys.data_key_check(data_key, header.vault_id)
-    if not crypto.checks_equal(expected, header.data_key_check):
-        raise StaleDataKeyError(
-            "the key does not belong to this generation of the vault",
-            hint="the vault was rekeyed meanwhile; unlock again and rerun the command",
-        )
-    try:
-        plaintext = crypto.unseal(
-            keys.body_key(data_key, header),
-            header.body_nonce,
-            parsed.body_ciphertext,
-            parsed.header_bytes,
-        )
-    except crypto.AuthenticationFailed:
-        raise VaultCorruptError(
-            "the vault's contents failed authentication: the file is damaged or was tampered with"
-        ) from None
-    return plaintext
+    dropped_ci_keys: tuple[int, ...]  # slot ids: a CI slot cannot be re-wrapped without its key
+    sessions_ended: int
+    backups_removed: int
+    keyring_forgotten: bool
 
 
 class Vault:
@@ -224,7 +166,14 @@ class Vault:
             header.vault_id, header.generation, data_key, list(header.slots), body, source, header
         )
 
-    def _commit(self, opened: OpenVault, *, previous_generation: int | None) -> None:
+    def _commit(
+        self,
+        opened: OpenVault,
+        *,
+        previous_generation: int | None,
+        backup_count: int | None = None,
+    ) -> None:
+        """Seal and write `opened`; `backup_count` overrides the vault's setting once."""
         if not opened.slots:
             raise InvalidInput("a vault must keep at least one key slot")
         generation = (previous_generation or 0) + 1
@@ -235,7 +184,7 @@ class Vault:
             # Decrypting what reached the disk and finding exactly the body we sealed
             # proves the file whole; Body.decode also re-checks its framing.
             parsed = parse_file(written)
-            if _decrypt_plaintext(parsed, opened.data_key) != plaintext:
+            if decrypt_plaintext(parsed, opened.data_key) != plaintext:
                 raise VaultCorruptError("the vault written to disk does not read back")
 
         self.file.commit(
@@ -244,7 +193,7 @@ class Vault:
             generation,
             verify,
             previous_generation=previous_generation,
-            backup_count=opened.backup_count,
+            backup_count=opened.backup_count if backup_count is None else backup_count,
         )
         opened.generation = generation
 
@@ -255,20 +204,29 @@ class Vault:
         *,
         backup_count: int = DEFAULT_BACKUP_COUNT,
         meta: dict[str, object] | None = None,
+        max_session_ttl: int | None = None,
     ) -> OpenVault:
-        """Create a new vault with one passphrase slot; refuses to replace a file."""
+        """Create a new vault with one passphrase slot; refuses to replace a file.
+
+        `max_session_ttl` (seconds) bounds the sessions `unlock` starts; without
+        it the default of 30 days applies.
+        """
         kdf.check_for_init()
         if not passphrase:
             raise InvalidInput("the passphrase must not be empty")
         if not 0 <= backup_count <= 100:
             raise InvalidInput("the backup count must be between 0 and 100")
+        meta = dict(meta or {})
+        if max_session_ttl is not None:
+            check_max_session_ttl(max_session_ttl)
+            meta["max_session_ttl"] = max_session_ttl
         vault_id = crypto.random_bytes(16)
         data_key = crypto.random_bytes(crypto.KEY_SIZE)
         slot = keys.passphrase_slot(vault_id, 1, passphrase, kdf, data_key)
         now = int(time.time())
         body = Body({"backup_count": backup_count, "last_slot_id": 1, "created": now,
                      "data_key_created": now,
-                     **(meta or {})})  # fmt: skip
+                     **meta})  # fmt: skip
         with self.file.locked():
             if self.exists():
                 raise VaultExistsError(
@@ -280,10 +238,143 @@ class Vault:
             self._commit(opened, previous_generation=None)
         return opened
 
+    # -- key slots ----------------------------------------------------------------
+
+    def open_for_key_change(self, unlocker: Unlocker, *, allow_ci_key: bool = False) -> OpenVault:
+        """Unlock for a key-slot change: the passphrase itself, or a CI key if allowed (4)."""
+        opened = self.open(unlocker)
+        if opened.source in PASSPHRASE_SOURCES:
+            return opened
+        if allow_ci_key and opened.source == CI_KEY_SOURCE:
+            return opened
+        raise VaultLockedError(
+            f"changing key slots needs the passphrase itself; the {opened.source!r} "
+            "unlock source is not enough",
+            hint=_PASSPHRASE_HINT,
+        )
+
+    def add_ci_key(
+        self, unlocker: Unlocker, label: str = "", *, allow_ci_key: bool = False
+    ) -> tuple[keys.CiKey, str]:
+        """Add a CI key; returns it (shown once, never stored) and the source that allowed it.
+
+        With `allow_ci_key` an existing CI key may add another: it holds the data
+        key already, so it gains nothing it could not do to a copy of the file;
+        `rekey` drops every CI key, including keys added this way.
+        """
+        keys.check_label(label)
+        opened = self.open_for_key_change(unlocker, allow_ci_key=allow_ci_key)
+        with self.edit(data_key=opened.data_key, source=opened.source) as txn:
+            key = txn.add_ci_key(label)
+        return key, opened.source
+
+    def remove_key_slot(
+        self, unlocker: PassphraseUnlocker, slot_id: int, *, rekey: bool = False
+    ) -> RekeyResult | None:
+        """Remove a slot; with `rekey`, also replace the data key (see `Vault.rekey`).
+
+        Without `rekey` an older copy of the file still opens with the removed
+        key, and the data key it gives reads this vault and every later change.
+        """
+        opened = self.open_for_key_change(unlocker)
+        if rekey:
+            return self._rekey(opened, _passphrase_of(unlocker), remove=slot_id)
+        with self.edit(data_key=opened.data_key, source=opened.source) as txn:
+            txn.remove_slot(slot_id)
+        return None
+
+    def change_passphrase(
+        self,
+        unlocker: PassphraseUnlocker,
+        new_passphrase: bytes | Callable[[], bytes],
+        *,
+        memory_kib: int | None = None,
+        time_cost: int | None = None,
+        parallelism: int | None = None,
+        rekey: bool = False,
+    ) -> RekeyResult | None:
+        """Replace every passphrase slot by one for `new_passphrase`; CI keys stay.
+
+        `new_passphrase` may be a function, called once the current passphrase
+        has opened the vault (so a prompt never asks for a new one in vain).
+        Unset Argon2id settings keep the current ones.  Without `rekey` an older
+        copy of the file still opens with the old passphrase, and the data key it
+        gives reads this vault and every later change.
+        """
+        opened = self.open_for_key_change(unlocker)
+        new = new_passphrase() if callable(new_passphrase) else new_passphrase
+        if not new:
+            raise InvalidInput("the new passphrase must not be empty")
+        base = opened.passphrase_kdf
+        params = KdfParams(memory_kib or base.memory_kib, time_cost or base.time_cost,
+                           parallelism or base.parallelism)  # fmt: skip
+        params.check_for_init()
+        if rekey:
+            return self._rekey(opened, new, kdf=params)
+        with self.edit(data_key=opened.data_key, source=opened.source) as txn:
+            slot = keys.passphrase_slot(txn.vault_id, txn.next_slot_id(), new, params,
+                                        txn.data_key)  # fmt: skip
+            txn.slots = [s for s in txn.slots if s.slot_type is not SlotType.PASSPHRASE] + [slot]
+        return None
+
+    def rekey(
+        self,
+        unlocker: PassphraseUnlocker,
+        new_passphrase: bytes | Callable[[], bytes | None] | None = None,
+    ) -> RekeyResult:
+        """Re-encrypt everything under a new data key, so no older copy reads it.
+
+        The vault keeps one passphrase slot: `new_passphrase` (a function is
+        called after the unlock), else the one used to unlock.  CI keys cannot
+        be re-wrapped without their keys and are dropped; sessions end, the
+        keyring entry is forgotten and kept backups are deleted.
+        """
+        opened = self.open_for_key_change(unlocker)
+        new = new_passphrase() if callable(new_passphrase) else new_passphrase
+        return self._rekey(opened, new or _passphrase_of(unlocker))
+
+    def _rekey(
+        self,
+        opened: OpenVault,
+        passphrase: bytes,
+        *,
+        kdf: KdfParams | None = None,
+        remove: int | None = None,
+    ) -> RekeyResult:
+        params = kdf or opened.passphrase_kdf
+        with self.file.locked():
+            parsed = self.read_parsed()
+            txn = self._open_parsed(parsed, opened.data_key, opened.source)
+            txn.body.names()  # structural check of the whole index before any write
+            if remove is not None and txn.remove_slot(remove).slot_type is SlotType.PASSPHRASE:
+                raise InvalidInput(
+                    "--rekey keeps only the passphrase you unlocked with, so it cannot "
+                    f"remove passphrase slot {remove}",
+                    hint="replace a passphrase with `credctl passwd --rekey`",
+                )
+            dropped = tuple(s.slot_id for s in txn.slots if s.slot_type is SlotType.CI_KEY)
+            txn.data_key = crypto.random_bytes(crypto.KEY_SIZE)
+            txn.body.meta["data_key_created"] = int(time.time())
+            txn.slots = [keys.passphrase_slot(txn.vault_id, txn.next_slot_id(), passphrase,
+                                              params, txn.data_key)]  # fmt: skip
+            kept = len(self.file.backups())
+            # No backup of the old generation, and every kept one pruned: each opens
+            # with an old key.
+            self._commit(txn, previous_generation=parsed.header.generation, backup_count=0)
+            self.file.remove_backups()
+            removed = kept - len(self.file.backups())
+        from credctl.vault import keyring_store, sessions
+
+        ended = sessions.revoke_all(self.file)
+        forgot = keyring_store.forget(self.file, txn.vault_id)
+        return RekeyResult(dropped, ended, removed, forgot)
+
+
+def _passphrase_of(unlocker: PassphraseUnlocker) -> bytes:
+    """The passphrase the unlocker used; a rekey that keeps it re-wraps the new key with it."""
+    if unlocker.used_passphrase is None:
+        raise VaultLockedError("a rekey needs the passphrase itself", hint=_PASSPHRASE_HINT)
+    return unlocker.used_passphrase
+
 
 _EMPTY = Header(b"\0" * 16, 0, b"\0" * 32, b"\0" * 12, b"\0" * 16)
-
-
-def passphrase_slots(opened: OpenVault) -> list[Slot]:
-    """The passphrase slots of an open vault."""
-    return [s for s in opened.slots if s.slot_type is SlotType.PASSPHRASE]

@@ -9,27 +9,52 @@
 
 With none of them, `VaultLockedError` (exit 4) names the sources at once: a
 script never hangs on a prompt.
+
+Commands may narrow the list: changing key slots takes the passphrase itself
+(`key add-ci --with-ci-key` also a CI key), and `unlock` never takes a session,
+so that no grant outlives or outgrows the one it came from.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 
 from credctl.errors import InvalidInput, VaultLockedError, WrongPassphraseError
 from credctl.vault import crypto, keys
 from credctl.vault.file import read_regular_file
 from credctl.vault.format import ParsedFile
-from credctl.vault.store import Vault
+from credctl.vault.store import (
+    CI_KEY_SOURCE,
+    KEYRING_SOURCE,
+    PASSPHRASE_SOURCE,
+    SESSION_SOURCE,
+    Vault,
+)
 
 Prompt = Callable[[str], str]
 PROMPT_ATTEMPTS = 3
-SOURCES_HINT = (
-    'set CREDCTL_SESSION (eval "$(credctl unlock)"), CREDCTL_KEY, '
-    "CREDCTL_PASSPHRASE_FILE or CREDCTL_PASSPHRASE, or run in a terminal"
+ALL_SOURCES = frozenset({SESSION_SOURCE, CI_KEY_SOURCE, KEYRING_SOURCE, PASSPHRASE_SOURCE})
+_HINT_PARTS = (
+    (SESSION_SOURCE, 'CREDCTL_SESSION (eval "$(credctl unlock)")'),
+    (CI_KEY_SOURCE, "CREDCTL_KEY"),
+    (PASSPHRASE_SOURCE, "CREDCTL_PASSPHRASE_FILE or CREDCTL_PASSPHRASE"),
 )
+_NAMES = (
+    (PASSPHRASE_SOURCE, "the passphrase"),
+    (CI_KEY_SOURCE, "a CI key (CREDCTL_KEY)"),
+    (KEYRING_SOURCE, "the OS keyring entry"),
+    (SESSION_SOURCE, "a session (CREDCTL_SESSION)"),
+)
+_VARIABLES = {SESSION_SOURCE: "CREDCTL_SESSION", CI_KEY_SOURCE: "CREDCTL_KEY"}
+
+
+def sources_hint(sources: Collection[str]) -> str:
+    """What to set so that one of `sources` unlocks (the keyring needs no variable)."""
+    parts = [text for source, text in _HINT_PARTS if source in sources]
+    return "set " + ", ".join(parts) + ", or run in a terminal"
 
 
 def terminal_prompt() -> Prompt | None:
@@ -64,24 +89,45 @@ class EnvironmentUnlocker:
         env: Mapping[str, str] | None = None,
         prompt: Prompt | None = None,
         passphrase_only: bool = False,
+        *,
+        sources: Collection[str] | None = None,
     ) -> None:
+        """`sources` narrows the list (names from `ALL_SOURCES`); `passphrase_only`
+        is short for ``sources={PASSPHRASE_SOURCE}``.  The passphrase sources
+        include the prompt."""
         self.env: Mapping[str, str] = os.environ if env is None else env
         self.prompt = prompt
-        self.passphrase_only = passphrase_only
+        if sources is None:
+            sources = {PASSPHRASE_SOURCE} if passphrase_only else ALL_SOURCES
+        unknown = set(sources) - ALL_SOURCES
+        if unknown:
+            raise ValueError(f"unknown unlock sources: {sorted(unknown)}")
+        self.sources = frozenset(sources)
         self.notes: list[str] = []
         self.used_passphrase: bytes | None = None
 
+    @property
+    def passphrase_only(self) -> bool:
+        """True when only the passphrase (variables or prompt) may unlock."""
+        return self.sources == {PASSPHRASE_SOURCE}
+
     def __repr__(self) -> str:
-        return f"EnvironmentUnlocker(passphrase_only={self.passphrase_only})"
+        return f"EnvironmentUnlocker(sources={sorted(self.sources)})"
 
     def unlock(self, vault: Vault, parsed: ParsedFile) -> tuple[bytes, str]:
         """Return (data key, source) or raise (4 locked, 5 wrong key, 6 damaged)."""
         header = parsed.header
-        if not self.passphrase_only:
-            found = self._from_session(vault, parsed) or self._from_ci_key(parsed)
-            found = found or self._from_keyring(vault, parsed)
-            if found:
-                return found
+        found = None
+        if SESSION_SOURCE in self.sources:
+            found = self._from_session(vault, parsed)
+        if not found and CI_KEY_SOURCE in self.sources:
+            found = self._from_ci_key(parsed)
+        if not found and KEYRING_SOURCE in self.sources:
+            found = self._from_keyring(vault, parsed)
+        if found:
+            return found
+        if PASSPHRASE_SOURCE not in self.sources:
+            raise self._locked(vault)
         passphrase, source = self.passphrase()
         if passphrase is not None:
             data_key, _slot = keys.unwrap_with_passphrase(header, passphrase)
@@ -99,12 +145,29 @@ class EnvironmentUnlocker:
                     continue
                 self.used_passphrase = entered
                 return data_key, "prompt"
+        raise self._locked(vault)
+
+    def _locked(self, vault: Vault) -> VaultLockedError:
         reasons = "; ".join(self.notes)
-        raise VaultLockedError(
-            "the vault is locked and no unlock source is available"
-            + (f" ({reasons})" if reasons else ""),
-            hint=SOURCES_HINT,
+        if self.sources == ALL_SOURCES:
+            message = "the vault is locked and no unlock source is available"
+        else:
+            wanted = [text for name, text in _NAMES if name in self.sources]
+            offered = [text for name, text in _NAMES
+                       if name not in self.sources and self._offered(name, vault)]  # fmt: skip
+            message = "this command needs " + " or ".join(wanted)
+            if offered:
+                verb = "is" if len(offered) == 1 else "are"
+                message += f"; {' and '.join(offered)} {verb} not enough for it"
+        return VaultLockedError(
+            message + (f" ({reasons})" if reasons else ""), hint=sources_hint(self.sources)
         )
+
+    def _offered(self, source: str, vault: Vault) -> bool:
+        """Whether the environment holds `source` (to say why it was not used)."""
+        if source == KEYRING_SOURCE:
+            return vault.file.has_keyring_marker()
+        return bool(self.env.get(_VARIABLES.get(source, "")))
 
     def passphrase(self) -> tuple[bytes | None, str]:
         """The passphrase from CREDCTL_PASSPHRASE_FILE or CREDCTL_PASSPHRASE, if set."""
@@ -138,7 +201,7 @@ class EnvironmentUnlocker:
         return keys.unwrap_with_ci_key(parsed.header, keys.CiKey.parse(text)), "ci-key"
 
     def _from_keyring(self, vault: Vault, parsed: ParsedFile) -> tuple[bytes, str] | None:
-        if not vault.file.keyring_marker.exists():
+        if not vault.file.has_keyring_marker():
             return None
         from credctl.vault.keyring_store import recall
 
