@@ -135,6 +135,7 @@ unlock = sorted(k for k in os.environ if k.startswith("CREDCTL_") and "ROTATION"
                 and k != "CREDCTL_VAULT")
 print("unlock variables: " + ",".join(unlock), file=sys.stderr)
 print("step " + os.environ["CREDCTL_ROTATION_STEP"], file=sys.stderr)
+print("made FAKE-SECRET-FROM-HOOK", file=sys.stderr)  # careless: the new secret on stderr
 json.dump({"token": "FAKE-SECRET-FROM-HOOK"}, sys.stdout)
 """
 
@@ -154,6 +155,7 @@ def test_a_rotation_command_gets_the_current_credential_and_prints_the_new_one(
     line = next(x for x in done.stderr.splitlines() if x.startswith("unlock variables:"))
     assert line == "unlock variables: "
     assert "step create" in done.stderr
+    assert "made ***" in done.stderr  # masked too, although known only at the end
     assert OLD not in done.stderr and "FAKE-SECRET-FROM-HOOK" not in done.stderr + done.stdout
 
 

@@ -296,13 +296,31 @@ def _run_command(
 
     env, masked = hook_environment(credential, credential.data, "create")
     raw = hooks.run(command, env, timeout=float(entry["timeout"]), secrets=masked,
-                    what="the rotation command")  # fmt: skip
+                    what="the rotation command",
+                    late_secrets=lambda out: _printed_secrets(credential, out))  # fmt: skip
     given = hooks.parse_output(raw, "the rotation command")
     try:
         return _new_data(credential, given)
     except InvalidInput as exc:
         raise RotationFailed(f"the rotation command's output was refused: {exc}",
                              hint="the old secret is kept") from None  # fmt: skip
+
+
+def _printed_secrets(credential: StoredCredential, stdout: bytes) -> list[bytes]:
+    """The secret values a rotation command printed (to mask them in its stderr)."""
+    import json
+
+    from credctl import types
+
+    given = json.loads(stdout.decode("utf-8", "replace"))
+    if not isinstance(given, dict):
+        return []
+    secret = types.get_type(credential.type).secret_fields(given)
+    return [
+        str(value).encode("utf-8", "surrogateescape")
+        for key, value in given.items()
+        if key in secret and isinstance(value, str | int) and str(value)
+    ]
 
 
 def _store_new(

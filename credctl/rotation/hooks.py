@@ -21,7 +21,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, BinaryIO, Final
 
 from credctl.errors import RotationFailed
@@ -39,12 +39,19 @@ def run(
     secrets: Sequence[bytes],
     what: str,
     stderr: BinaryIO | None = None,
+    late_secrets: Callable[[bytes], Sequence[bytes]] | None = None,
 ) -> bytes:
-    """Run `command`, return its stdout; `RotationFailed` unless it exits 0 in time."""
-    from credctl.exec.masking import StreamMasker
+    """Run `command`, return its stdout; `RotationFailed` unless it exits 0 in time.
+
+    With `late_secrets`, stderr is held back until the hook has ended and masked
+    also with the values `late_secrets(stdout)` names: a rotation command that
+    echoes the new secret on stderr does not show it either.
+    """
+    from credctl.exec.masking import StreamMasker, mask
 
     sink = stderr if stderr is not None else sys.stderr.buffer
     masker = StreamMasker(secrets)
+    held = bytearray()
     try:
         proc = subprocess.Popen(
             [SHELL, "-c", command],
@@ -74,6 +81,8 @@ def run(
                 chunk = os.read(key.fd, 65536)
                 if not chunk:
                     selector.unregister(key.fileobj)
+                elif key.data == "err" and late_secrets is not None:
+                    held += chunk[: max(0, MAX_OUTPUT - len(held))]
                 elif key.data == "err":
                     _write(sink, masker.feed(chunk))
                 else:
@@ -83,6 +92,12 @@ def run(
             if problem is not None:
                 break
     _write(sink, masker.flush())
+    if late_secrets is not None and held:
+        try:
+            extra = list(late_secrets(bytes(output)))
+        except Exception:  # noqa: BLE001 - whatever the output was, mask, never crash
+            extra = []
+        _write(sink, mask(bytes(held), [*secrets, *extra]))
     if problem is not None:
         _end(proc)
     status = _wait(proc, deadline if problem is None else time.monotonic() + _KILL_AFTER)
