@@ -118,11 +118,11 @@ COMMANDS: dict[str, LazyCommand | CommandSpec] = {
         "Rotate a credential now, or every credential that is due (--due).",
     ),
     "policy": LazyCommand(
-        "credctl.cli.rotation_commands:policy_app",
+        "credctl.cli.policy_commands:policy_app",
         "Rotation policies: how often a credential is rotated, and how.",
     ),
     "schedule": LazyCommand(
-        "credctl.cli.rotation_commands:schedule_command",
+        "credctl.cli.policy_commands:schedule_command",
         "Schedule a one-off rotation (rotate --due rotates it once the time has come).",
     ),
     "history": LazyCommand(
