@@ -170,7 +170,7 @@ def _plan(credential: StoredCredential, request: RotationRequest) -> _Plan:
     )  # fmt: skip
 
 
-def _new_data(credential: StoredCredential, given: Mapping[str, Any]) -> dict[str, Any]:
+def new_data(credential: StoredCredential, given: Mapping[str, Any]) -> dict[str, Any]:
     """The current data with `given` merged in, checked by the type; it must differ."""
     from credctl import types
 
@@ -221,7 +221,7 @@ def _rotate_fresh(
         }
         if plan.source == "data":
             assert plan.request.data is not None
-            entry.update(step=rs.CREATED, data=_new_data(credential, plan.request.data))
+            entry.update(step=rs.CREATED, data=new_data(credential, plan.request.data))
         elif plan.source == "generate":
             from credctl import types
             from credctl.rotation.generate import generated_data
@@ -229,7 +229,7 @@ def _rotate_fresh(
             assert plan.request.generate is not None
             kind = types.get_type(credential.type)
             fresh = generated_data(kind, credential.data, plan.request.generate.checked())
-            entry.update(step=rs.CREATED, data=_new_data(credential, fresh))
+            entry.update(step=rs.CREATED, data=new_data(credential, fresh))
         elif plan.source == "refresh":
             data, oauth_state = _refreshed(store, credential)
             entry.update(step=rs.CREATED, data=data, oauth=oauth_state)
@@ -243,7 +243,14 @@ def _rotate_fresh(
     try:
         if entry["step"] != rs.CREATED:
             assert plan.request.command is not None
-            fresh = _run_command(credential, plan.request.command, entry)
+            from credctl.records.rotation_hooks import run_command
+
+            given = run_command(credential, plan.request.command, entry)
+            try:
+                fresh = new_data(credential, given)
+            except InvalidInput as exc:
+                raise RotationFailed(f"the rotation command's output was refused: {exc}",
+                                     hint="the old secret is kept") from None  # fmt: skip
             entry = _store_new(store, credential_id, token, fresh, actor)
         _test_only_pause("created")
         return _test_and_switch(store, credential_id, entry, actor)
@@ -266,63 +273,6 @@ def _refreshed(store: RecordStore, credential: StoredCredential) -> tuple[dict[s
 # -- create, test, switch ------------------------------------------------------------------
 
 
-def hook_environment(credential: StoredCredential, data: Mapping[str, Any], step: str) -> tuple[
-    dict[str, str], list[bytes]
-]:  # fmt: skip
-    """A hook's environment: credctl's without unlock variables, plus the credential's
-    default variables holding `data`; and the secret values to mask in its stderr."""
-    from credctl import types
-    from credctl.child_env import scrub
-    from credctl.records.secrets import SecretRecord
-    from credctl.types.names import check_derived_variable
-
-    kind = types.get_type(credential.type)
-    secret = SecretRecord(credential.replace(data=dict(data)), kind, dict(data))
-    env = scrub(os.environ).environment
-    for variable, field in secret.env_vars():
-        check_derived_variable(variable, credential.name, field)
-        env[variable] = secret.field(field)
-    env["CREDCTL_ROTATION_NAME"] = credential.name
-    env["CREDCTL_ROTATION_ID"] = str(credential.id)
-    env["CREDCTL_ROTATION_STEP"] = step
-    masked = [value.encode("utf-8", "surrogateescape") for value in secret.secret_values()]
-    return env, masked
-
-
-def _run_command(
-    credential: StoredCredential, command: str, entry: dict[str, Any]
-) -> dict[str, Any]:
-    from credctl.rotation import hooks
-
-    env, masked = hook_environment(credential, credential.data, "create")
-    raw = hooks.run(command, env, timeout=float(entry["timeout"]), secrets=masked,
-                    what="the rotation command",
-                    late_secrets=lambda out: _printed_secrets(credential, out))  # fmt: skip
-    given = hooks.parse_output(raw, "the rotation command")
-    try:
-        return _new_data(credential, given)
-    except InvalidInput as exc:
-        raise RotationFailed(f"the rotation command's output was refused: {exc}",
-                             hint="the old secret is kept") from None  # fmt: skip
-
-
-def _printed_secrets(credential: StoredCredential, stdout: bytes) -> list[bytes]:
-    """The secret values a rotation command printed (to mask them in its stderr)."""
-    import json
-
-    from credctl import types
-
-    given = json.loads(stdout.decode("utf-8", "replace"))
-    if not isinstance(given, dict):
-        return []
-    secret = types.get_type(credential.type).secret_fields(given)
-    return [
-        str(value).encode("utf-8", "surrogateescape")
-        for key, value in given.items()
-        if key in secret and isinstance(value, str | int) and str(value)
-    ]
-
-
 def _store_new(
     store: RecordStore, credential_id: int, token: str, data: dict[str, Any], actor: Actor
 ) -> dict[str, Any]:
@@ -336,14 +286,10 @@ def _store_new(
 def _test_and_switch(
     store: RecordStore, credential_id: int, entry: dict[str, Any], actor: Actor
 ) -> RotationOutcome:
-    test = entry.get("test_command")
-    if test:
-        from credctl.rotation import hooks
+    if entry.get("test_command"):
+        from credctl.records.rotation_hooks import run_test
 
-        credential = store.view(actor).find(credential_id)
-        env, masked = hook_environment(credential, entry["data"], "test")
-        hooks.run(test, env, timeout=float(entry.get("timeout", 300)), secrets=masked,
-                  what="the test command")  # fmt: skip
+        run_test(store.view(actor).find(credential_id), entry)
     _test_only_pause("tested")
     now = clock.now()
     with store.transaction("rotate", actor) as txn:
