@@ -174,3 +174,11 @@ def test_async_manager_rotates() -> None:
 
     new, version, versions = asyncio.run(main())
     assert new == 2 and version == 3 and versions == [1, 2, 3]
+
+
+def test_new_data_may_name_a_field_by_its_alias() -> None:
+    manager = _manager()
+    cid = manager.create_credential("api_key", {"api_key": "FAKE-SECRET-1"}, name="sg")
+    new = manager.rotate_credential(cid, {"api_key": "FAKE-SECRET-2"})
+    assert manager.get_token(new).value.expose() == "FAKE-SECRET-2"
+    assert manager.get_token("sg", version=1).value.expose() == "FAKE-SECRET-1"

@@ -175,7 +175,9 @@ def new_data(credential: StoredCredential, given: Mapping[str, Any]) -> dict[str
     from credctl import types
 
     kind = types.get_type(credential.type)
-    fresh = kind.validate({**credential.data, **given})
+    # `given` may name a field by an alias (api_key's ``api_key`` for ``key``).
+    aliases = {alias: spec.name for spec in kind.fields.values() for alias in spec.aliases}
+    fresh = kind.validate({**credential.data, **{aliases.get(k, k): v for k, v in given.items()}})
     if fresh == kind.validate(credential.data):
         raise InvalidInput("the new secret is the same as the current one; nothing to rotate")
     return fresh
