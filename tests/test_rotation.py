@@ -42,6 +42,8 @@ def test_immediate_rotation_moves_the_name_to_a_new_id_and_retires_the_old(
     new_id = int(done.stdout)
     # The new data was known and nothing had to be tested: one commit, all or nothing.
     assert cli.generation() == before + 1
+    logged = [(a.credential_id, a.outcome) for a in cli.activities() if a.action == "rotate"]
+    assert sorted(logged) == [(old_id, "ok"), (new_id, "ok")]  # the old id retired, the new
     assert new_id != old_id
     assert cli.token("github") == NEW
     assert cli.token(str(new_id)) == NEW

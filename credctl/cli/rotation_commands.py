@@ -161,7 +161,7 @@ def rotate_command(
     if outcome.rotated:
         from credctl._time import format_rfc3339
 
-        name = manager.get_credential(outcome.credential_id).name
+        name = outcome.name
         kept = (
             f"; id {outcome.old_id} and {name}@previous stay readable until "
             f"{format_rfc3339(outcome.grace_until)}"

@@ -80,6 +80,7 @@ class RotationOutcome(NamedTuple):
     rotated: bool
     note: str = ""
     grace_until: dt.datetime | None = None
+    name: str = ""
 
 
 class _Plan(NamedTuple):
@@ -338,7 +339,7 @@ def _outcome(
 ) -> RotationOutcome:
     blue_green = entry.get("strategy") == RotationStrategy.BLUE_GREEN.value
     until = now + dt.timedelta(seconds=int(entry["grace"])) if blue_green else None
-    return RotationOutcome(new.id, old.id, True, grace_until=until)
+    return RotationOutcome(new.id, old.id, True, grace_until=until, name=new.name)
 
 
 # -- taking over, rolling back ---------------------------------------------------------------
