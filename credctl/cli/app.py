@@ -231,7 +231,8 @@ app = typer.Typer(
     "OAuth logins, for people at a shell and for CI jobs.\n\n"
     "Exit codes: 0 ok, 1 internal error, 2 usage, 3 not found, 4 vault locked, "
     "5 wrong passphrase, 6 vault damaged or tampered with, 7 token expired, "
-    "8 conflict or vault busy, 9 invalid input, 10 network or provider error.",
+    "8 conflict or vault busy, 9 invalid input, 10 network or provider error, "
+    "11 rotation overdue (rotate --due).",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     pretty_exceptions_show_locals=False,
