@@ -283,7 +283,10 @@ def test_delete_destroys_every_version_and_the_retired_ids(cli: Cli, tmp_path: P
     cli.ok("rotate", "gh", "--field", f"token=@{_file(tmp_path, 'n', NEW)}",
            "--strategy", "blue-green")  # fmt: skip
     assert OLD in cli.plaintext()
-    cli.ok("delete", "gh", "--yes")
+    deleted = cli("delete", "gh", "--yes")
+    assert deleted.returncode == 0
+    assert "every kept version went with it" in deleted.stderr
+    assert "`credctl rekey`" in deleted.stderr
     plaintext = cli.plaintext()
     assert OLD not in plaintext and NEW not in plaintext
     assert cli.body()["meta"].get("rotated_ids") == {}

@@ -159,10 +159,18 @@ def delete_command(
             output.info("nothing was deleted", quiet=cli.quiet)
             return int(ExitCode.INTERRUPTED)
     code = 0
+    deleted = 0
     for ref, failure in zip(refs, manager.batch_delete(refs), strict=True):
         if failure is None:
             output.info(f"deleted {shown(ref)}", quiet=cli.quiet)
+            deleted += 1
             continue
         output.error(str(failure))  # names the credential; one line per item, no hint
         code = code or int(failure.exit_code)
+    if deleted:
+        output.info(
+            "every kept version went with it; older copies of the vault file (VAULT.d/"
+            "backups, sync folders, other machines) still hold them until `credctl rekey`",
+            quiet=cli.quiet,
+        )
     return code
