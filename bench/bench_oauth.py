@@ -20,7 +20,7 @@ Rows, each the median of its rounds, in seconds:
   rest;
 - ``refresh (command)``: ``credctl refresh NAME`` as a fresh process (a refresh token
   grant under the vault lock, the rotated tokens stored);
-- ``refresh (in process)``: the duration credctl records in the usage journal for the
+- ``refresh (in process)``: the duration credctl records in the audit trail for the
   same refresh (lock, re-read, provider call, vault write), without start-up;
 - ``get-token (refresh)``: ``credctl get-token`` when the token is inside the
   refresh-ahead window (the provider's tokens live 4 s here), so it refreshes first;
@@ -138,7 +138,12 @@ def main() -> int:
             env.update(CREDCTL_SESSION=session.split("'")[1],
                        BROWSER=str(PEERS / "browser.mjs"),
                        CREDCTL_TEST_BROWSER_LOG=str(browser_log))  # fmt: skip
-            journal = vault.with_name(vault.name + ".d") / "usage.jsonl"
+
+            def trail(count: int) -> list[dict[str, object]]:
+                # The newest audit entries (the trail is sealed: read it through credctl).
+                listed = timed([*credctl(), "audit", "list", "--json", "--limit", str(count)], env)
+                return [e for e in json.loads(listed[1]) if e["action"] != "audit_list"]
+
             for round_number in range(options.rounds):
                 name = f"bench{round_number}"
                 with browser_log.open("a") as log:
@@ -156,16 +161,15 @@ def main() -> int:
             name = "bench0"
             for _ in range(options.rounds + 2):
                 rows["refresh (command)"].append(timed([*credctl(), "refresh", name], env)[0])
-                last = json.loads(journal.read_text().splitlines()[-1])
-                assert last["a"] == "refresh", last
-                rows["refresh (in process)"].append(last["ms"] / 1000)
+                last = trail(1)[-1]
+                assert last["action"] == "refresh", last
+                rows["refresh (in process)"].append(float(last["duration_ms"]) / 1000)
                 # Wait until the token is inside the window: get-token refreshes first.
                 time.sleep(AT_TTL / 2 + 0.5)
                 rows["get-token (refresh)"].append(timed([*credctl(), "get-token", name], env)[0])
-                last = json.loads(journal.read_text().splitlines()[-1])
-                assert last["a"] == "get_token", last
-                refreshed = json.loads(journal.read_text().splitlines()[-2])
-                assert refreshed["a"] == "refresh", refreshed
+                refreshed, last = trail(3)[-2:]
+                assert last["action"] == "get_token", last
+                assert refreshed["action"] == "refresh", refreshed
                 rows["get-token (fresh token, fast path)"].append(
                     timed([*credctl(), "get-token", name], env)[0]
                 )

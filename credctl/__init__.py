@@ -36,23 +36,37 @@ from credctl.errors import (
 )
 
 if TYPE_CHECKING:
+    from credctl.audit.model import AuditAction, AuditEntry, AuditFilter, ExportFormat
+    from credctl.audit.service import AuditVerification
     from credctl.manager import CredentialManager, CredentialManagerBuilder
     from credctl.model import (
+        AuditConfig,
+        BrowserAuth,
         CacheConfig,
         CacheStrategy,
+        CallbackData,
         Credential,
         CredentialContext,
+        CredentialId,
         CredentialInput,
         CredentialMetrics,
         CredentialUpdate,
+        DeviceCode,
         EncryptionAlgorithm,
         EncryptionConfig,
+        FlowId,
         HealthState,
         HealthStatus,
+        InteractionType,
+        InteractiveFlow,
         KeyDerivation,
         ManagerConfig,
         Metrics,
+        PerformanceConfig,
+        RotationConfig,
+        SecurityConfig,
         StorageBackend,
+        StorageKind,
         Token,
         UserContext,
     )
@@ -75,35 +89,55 @@ _LAZY = {
     "GenerateSpec": "credctl.rotation.policy",
     "RotationPolicy": "credctl.rotation.policy",
     "RotationStrategy": "credctl.rotation.policy",
+    "AuditAction": "credctl.audit.model",
+    "AuditEntry": "credctl.audit.model",
+    "AuditFilter": "credctl.audit.model",
+    "ExportFormat": "credctl.audit.model",
+    "AuditVerification": "credctl.audit.service",
     **{
         name: "credctl.model"
         for name in (
-            "CacheConfig", "CacheStrategy", "Credential", "CredentialContext", "CredentialInput",
-            "CredentialMetrics", "CredentialUpdate", "EncryptionAlgorithm", "EncryptionConfig",
-            "HealthState", "HealthStatus", "KeyDerivation", "ManagerConfig", "Metrics",
-            "StorageBackend", "Token", "UserContext",
+            "AuditConfig", "BrowserAuth", "CacheConfig", "CacheStrategy", "CallbackData",
+            "Credential", "CredentialContext", "CredentialId", "CredentialInput",
+            "CredentialMetrics", "CredentialUpdate", "DeviceCode", "EncryptionAlgorithm",
+            "EncryptionConfig", "FlowId", "HealthState", "HealthStatus", "InteractionType",
+            "InteractiveFlow", "KeyDerivation", "ManagerConfig", "Metrics", "PerformanceConfig",
+            "RotationConfig", "SecurityConfig", "StorageBackend", "StorageKind", "Token",
+            "UserContext",
         )
     },
 }  # fmt: skip
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'credctl' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+# Hidden from type checkers, which see the imports above instead: a module-level
+# __getattr__ would make them accept any name at all from `credctl`.
+if not TYPE_CHECKING:
+
+    def __getattr__(name: str) -> Any:
+        module = _LAZY.get(name)
+        if module is None:
+            raise AttributeError(f"module 'credctl' has no attribute {name!r}")
+        value = getattr(importlib.import_module(module), name)
+        globals()[name] = value
+        return value
 
 
 __all__ = [
     "AccessDenied",
+    "AuditAction",
+    "AuditConfig",
+    "AuditEntry",
+    "AuditFilter",
+    "AuditVerification",
+    "BrowserAuth",
     "CacheConfig",
     "CacheStrategy",
+    "CallbackData",
     "CircuitBreaker",
     "Credential",
     "CredentialContext",
     "CredentialError",
+    "CredentialId",
     "CredentialInput",
     "CredentialManager",
     "CredentialManagerBuilder",
@@ -111,17 +145,22 @@ __all__ = [
     "CredentialStorage",
     "CredentialUpdate",
     "CredentialVersion",
+    "DeviceCode",
     "DuplicateCredential",
     "EncryptionAlgorithm",
     "EncryptionConfig",
     "EncryptionError",
     "ExitCode",
     "Expired",
+    "ExportFormat",
     "FlowExpired",
+    "FlowId",
     "GenerateSpec",
     "HealthState",
     "HealthStatus",
     "InteractionRequired",
+    "InteractionType",
+    "InteractiveFlow",
     "InternalError",
     "InvalidCallback",
     "InvalidInput",
@@ -132,17 +171,21 @@ __all__ = [
     "NoRefreshToken",
     "NoToken",
     "NotFound",
+    "PerformanceConfig",
     "RefreshFailed",
     "RefreshNotSupported",
+    "RotationConfig",
     "RotationFailed",
     "RotationInProgress",
     "RotationPolicy",
     "RotationStatus",
     "RotationStrategy",
     "SecretValue",
+    "SecurityConfig",
     "ServiceUnavailable",
     "StorageBackend",
     "StorageError",
+    "StorageKind",
     "Token",
     "UnsupportedType",
     "UserContext",

@@ -26,6 +26,8 @@ from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 from credctl.manager import CredentialManager, CredentialManagerBuilder
+from credctl.records.api_tokens import ApiToken
+from credctl.scoped import ScopedManager
 
 if TYPE_CHECKING:
     from credctl.model import ManagerConfig
@@ -33,6 +35,8 @@ if TYPE_CHECKING:
     from credctl.storage.base import CredentialStorage
 
 __all__ = ["AsyncCredentialManager", "AsyncCredentialManagerBuilder"]
+#: Types the manager's REST API methods name (imported lazily there, off the fast path).
+API_TYPES = (ApiToken, ScopedManager)
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
@@ -153,6 +157,7 @@ class AsyncCredentialManager:
     create_credential = _in_thread(CredentialManager.create_credential)
     create_credential_idempotent = _in_thread(CredentialManager.create_credential_idempotent)
     batch_create = _in_thread(CredentialManager.batch_create)
+    batch_upsert = _in_thread(CredentialManager.batch_upsert)
     get_credential = _in_thread(CredentialManager.get_credential)
     list_credentials = _in_thread(CredentialManager.list_credentials)
     get_token = _in_thread(CredentialManager.get_token)
@@ -173,6 +178,15 @@ class AsyncCredentialManager:
     update_credential = _in_thread(CredentialManager.update_credential)
     delete_credential = _in_thread(CredentialManager.delete_credential)
     batch_delete = _in_thread(CredentialManager.batch_delete)
+    # The REST API's users and tokens (`credctl serve` uses the synchronous manager).
+    acting_as = _on_loop(CredentialManager.acting_as)
+    state_stamp = _on_loop(CredentialManager.state_stamp)
+    log_refused_request = _in_thread(CredentialManager.log_refused_request)
+    issue_api_token = _in_thread(CredentialManager.issue_api_token)
+    api_tokens = _in_thread(CredentialManager.api_tokens)
+    revoke_api_token = _in_thread(CredentialManager.revoke_api_token)
+    verify_api_token = _in_thread(CredentialManager.verify_api_token)
+    touch_api_token = _in_thread(CredentialManager.touch_api_token)
     health_check = _in_thread(CredentialManager.health_check)
     get_metrics = _in_thread(CredentialManager.get_metrics)
     get_credential_metrics = _in_thread(CredentialManager.get_credential_metrics)
@@ -189,6 +203,11 @@ class AsyncCredentialManager:
     rotate_due = _in_thread(CredentialManager.rotate_due)
     get_versions = _in_thread(CredentialManager.get_versions)
     rollback = _in_thread(CredentialManager.rollback)
+    get_audit_logs = _in_thread(CredentialManager.get_audit_logs)
+    export_audit_report = _in_thread(CredentialManager.export_audit_report)
+    verify_audit_trail = _in_thread(CredentialManager.verify_audit_trail)
+    audit_checkpoint = _in_thread(CredentialManager.audit_checkpoint)
+    prune_audit_trail = _in_thread(CredentialManager.prune_audit_trail)
 
 
 class AsyncCredentialManagerBuilder(CredentialManagerBuilder):

@@ -1,4 +1,4 @@
-"""Durations as users type them: ``30s``, ``15m``, ``8h``, ``7d``."""
+"""Durations as users type them: ``30s``, ``15m``, ``8h``, ``7d``, and ``1h30m``, ``1d12h``."""
 
 from __future__ import annotations
 
@@ -6,19 +6,26 @@ import re
 
 from credctl.errors import InvalidInput
 
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-_PATTERN = re.compile(r"(\d{1,9})([smhd])\Z")
+_UNITS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+# Each unit at most once, largest first (as Go's time.Duration and systemd print them):
+# "1h30m" is clear, "30m1h" and "1m1m" are more likely typos than intent.
+_PATTERN = re.compile(r"(?:(\d{1,9})d)?(?:(\d{1,9})h)?(?:(\d{1,9})m)?(?:(\d{1,9})s)?\Z")
 
 
 def parse_duration(text: str, *, option: str = "duration") -> int:
     """Seconds in `text`, or `InvalidInput` naming the accepted forms."""
-    match = _PATTERN.match(text.strip())
-    if not match:
+    stripped = text.strip()
+    match = _PATTERN.match(stripped)
+    if not stripped or not match:
         raise InvalidInput(
             f"{option} {text!r} is not a duration",
-            hint="use a number and a unit, for example 30s, 15m, 8h or 7d",
+            hint="use numbers with units, largest first: 30s, 15m, 8h, 7d or 1h30m",
         )
-    seconds = int(match.group(1)) * _UNITS[match.group(2)]
+    seconds = sum(
+        int(amount) * size
+        for amount, size in zip(match.groups(), _UNITS.values(), strict=True)
+        if amount is not None
+    )
     if seconds <= 0:
         raise InvalidInput(f"{option} must be longer than zero")
     return seconds

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Final, NamedTuple
 
 from credctl.errors import InvalidInput
 from credctl.secret import SecretValue
-from credctl.types.names import check_derived_variable, env_name, shown
+from credctl.types.names import check_derived_variable, shown
 
 if TYPE_CHECKING:
     from credctl.manager import CredentialManager
@@ -128,7 +128,7 @@ def resolve(
         if ref.field is None:
             pairs = [(prefix + variable, field) for variable, field in secret.env_vars()]
         else:
-            pairs = [(ref.variable or prefix + env_name(name, ref.field), ref.field)]
+            pairs = [(ref.variable or prefix + secret.env_var(ref.field), ref.field)]
         secret_values = secret.secret_values()
         for variable, field in pairs:
             value = secret.field(field)

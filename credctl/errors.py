@@ -8,7 +8,10 @@ credentials and files, never what is stored in them.
 from __future__ import annotations
 
 import enum
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
+
+if TYPE_CHECKING:
+    from credctl.model import InteractiveFlow
 
 
 @enum.unique
@@ -105,6 +108,12 @@ class InvalidInput(CredentialError, ValueError):
 
 class DuplicateCredential(_AboutCredential):
     """A credential with this name or idempotency key already exists."""
+
+    exit_code = ExitCode.CONFLICT
+
+
+class CredentialInUse(CredentialError):
+    """The credential is linked to workflows; unlink them or force the change."""
 
     exit_code = ExitCode.CONFLICT
 
@@ -210,6 +219,20 @@ class InteractionRequired(_AboutFlow):
 
     exit_code = ExitCode.LOCKED
 
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        hint: str | None = None,
+        flow_id: str | None = None,
+        flow: InteractiveFlow | None = None,
+    ) -> None:
+        """When credctl started a login for the person to finish, `flow_id` names it and
+        `flow` is the `InteractiveFlow` (``flow.interaction_type.auth_url`` is what to
+        open); `complete_interactive_flow` finishes it."""
+        super().__init__(message, hint=hint, flow_id=flow_id)
+        self.flow = flow
+
 
 class FlowExpired(_AboutFlow):
     """The interactive flow expired before it was completed."""
@@ -282,6 +305,12 @@ class VaultNotFoundError(NotFound):
     """There is no vault at this path."""
 
 
+class KdfMemoryError(CredentialError):
+    """Argon2id could not get the memory it needs (the machine or a limit is too small)."""
+
+    exit_code = ExitCode.INTERNAL
+
+
 class VaultExistsError(StorageError):
     """A vault already exists at this path."""
 
@@ -293,6 +322,14 @@ class VaultBusyError(StorageError):
 
     exit_code = ExitCode.CONFLICT
     retryable = True
+
+
+class AuditUnavailableError(StorageError):
+    """The audit trail cannot be written, so the operation was refused (fail closed)."""
+
+
+class AuditTamperedError(VaultCorruptError):
+    """The audit trail does not verify: an entry was edited, removed, inserted or reordered."""
 
 
 class KeyringUnavailableError(StorageError):

@@ -8,6 +8,7 @@ requests then go to `CredentialManager.batch_create` in one vault write.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,7 @@ from credctl.types.names import shown
 
 FORMATS: Final = ("json", "dotenv", "vault")
 VAULT_MAGIC: Final = "credctl\x00"
+_VARIABLE: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 ITEM_KEYS: Final = ("name", "credential_type", "credential_data", "description", "tags")
 
 
@@ -30,6 +32,8 @@ class ImportItem:
     request: CredentialInput | None = None
     failure: CredentialError | None = None
     created: int | None = None
+    #: "created", "updated" or "unchanged" (the latter two with `import --update`).
+    outcome: str = "created"
 
 
 def is_vault_file(source: str) -> bool:
@@ -101,7 +105,11 @@ def _json_request(body: object) -> CredentialInput:
 
 
 def items_from_dotenv(text: str) -> list[ImportItem]:
-    """One `token` credential per binding, named after its key."""
+    """One `token` credential per binding, named after its key, which it remembers.
+
+    ``credctl env KEY`` then exports the value as ``KEY`` again (not the derived
+    ``KEY_TOKEN``): a round trip gives back the variable that went in.
+    """
     from credctl.dotenv_file import parse_dotenv
 
     items = []
@@ -111,7 +119,10 @@ def items_from_dotenv(text: str) -> list[ImportItem]:
             failure = InvalidInput("the key has no '=' and so no value")
             items.append(ImportItem(label, failure=failure))
             continue
-        request = CredentialInput("token", {"token": binding.value}, binding.key)
+        # A key that is no variable name (`my-key`) keeps the derived MY_KEY_TOKEN.
+        remembered = {"token": binding.key} if _VARIABLE.match(binding.key) else None
+        request = CredentialInput("token", {"token": binding.value}, binding.key,
+                                  env_names=remembered)  # fmt: skip
         items.append(ImportItem(label, request))
     return items
 

@@ -19,9 +19,18 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Self
 
-from credctl.errors import CredentialError, FlowExpired, InvalidInput, NotFound
-from credctl.model import (
+from credctl import manager_config
+from credctl.errors import AccessDenied, CredentialError, FlowExpired, InvalidInput, NotFound
+from credctl.manager_config import (
+    AuditConfig,
     CacheConfig,
+    Duration,
+    EncryptionConfig,
+    PerformanceConfig,
+    RotationConfig,
+    SecurityConfig,
+)
+from credctl.model import (
     CallbackData,
     Credential,
     CredentialContext,
@@ -29,9 +38,7 @@ from credctl.model import (
     CredentialInput,
     CredentialMetrics,
     CredentialUpdate,
-    EncryptionConfig,
     FlowId,
-    HealthState,
     HealthStatus,
     InteractiveFlow,
     ManagerConfig,
@@ -39,7 +46,9 @@ from credctl.model import (
     StorageBackend,
     StorageKind,
     Token,
+    UpsertResult,
     UserContext,
+    checked_manager_config,
 )
 from credctl.records.activity import Activity, Actor, os_user
 from credctl.records.secrets import TOKEN, SecretRecord, SecretWant
@@ -50,13 +59,18 @@ from credctl.storage.base import CredentialStorage
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from credctl.audit.model import AuditEntry, AuditFilter, ExportFormat
+    from credctl.audit.service import AuditVerification
+    from credctl.records.api_tokens import ApiToken
     from credctl.records.oauth import RefreshReport
     from credctl.records.rotation import RotationOutcome
     from credctl.records.rotation_due import DueResult
+    from credctl.records.store import RecordTransaction
     from credctl.records.stored import StoredCredential
     from credctl.records.versions import CredentialVersion
     from credctl.rotation.due import RotationStatus
     from credctl.rotation.policy import GenerateSpec, RotationPolicy, RotationStrategy
+    from credctl.scoped import ScopedManager
     from credctl.token_cache import TokenCache
 
 Ref = int | str
@@ -69,8 +83,10 @@ class CredentialManager:
 
     ``CredentialManager()`` opens the default vault exactly as the CLI does
     (``CREDCTL_VAULT`` and the unlock sources of SPEC §5); nothing is read
-    until the first call.  `origin` names the front end in the activity log
-    (``library``, ``cli``, ``api``).
+    until the first call.  The configuration is checked here, so a setting
+    that credctl cannot honour is `InvalidInput` now, not a failure later
+    (`credctl.manager_config`).  `origin` names the front end in the activity
+    log (``library``, ``cli``, ``api``).
     """
 
     def __init__(
@@ -80,11 +96,19 @@ class CredentialManager:
         storage: CredentialStorage | None = None,
         origin: str = "library",
     ) -> None:
-        self._config = config or ManagerConfig()
+        self._config = checked_manager_config(config or ManagerConfig())
+        if storage is not None and self._config.performance_config.lock_timeout is not None:
+            raise InvalidInput(
+                "PerformanceConfig.lock_timeout applies to a vault credctl opens, not to a "
+                "storage object passed in",
+                hint="give the backend as storage_backend, or leave lock_timeout as None",
+            )
         self._storage = storage
         self._store: RecordStore | None = None
         self._origin = origin
         self._token_cache: TokenCache | None = None
+        #: Names of cached tokens' credentials, for the audit entries of cache hits.
+        self._cached_names: dict[int, str] = {}
 
     # -- construction (seed: new / with_config / builder) --------------------------
 
@@ -110,14 +134,21 @@ class CredentialManager:
         if self._token_cache is None:
             from credctl.token_cache import TokenCache
 
-            self._token_cache = TokenCache()
+            self._token_cache = TokenCache(self._config.cache_config)
         return self._token_cache
 
     @property
     def storage(self) -> CredentialStorage:
         """The backend in use (opened on first use)."""
         if self._storage is None:
-            self._storage = open_storage(self._config.storage_backend)
+            backend = self._config.storage_backend
+            if backend.kind is not StorageKind.MEMORY:
+                _check_unlock_policy(self._config.security_config)
+            timeout = self._config.performance_config.lock_timeout
+            self._storage = open_storage(
+                backend, lock_timeout=manager_config.as_timedelta(timeout, "lock_timeout")
+                if timeout is not None else None,
+            )  # fmt: skip
         return self._storage
 
     @property
@@ -140,24 +171,23 @@ class CredentialManager:
 
     def set_storage_backend(self, backend: StorageBackend) -> None:
         """Switch to another backend; the cache is cleared."""
-        self._config = self._config._replace(storage_backend=backend)
+        self._config = checked_manager_config(self._config._replace(storage_backend=backend))
         self._storage = None
         self._store = None
         self.clear_cache()
 
     def set_encryption_config(self, config: EncryptionConfig) -> None:
-        """Set encryption settings; only AES-256-GCM and Argon2id exist, so this sets
-        the data-key rotation interval that `health_check` enforces."""
-        if config.key_rotation_interval <= dt.timedelta(0):
-            raise InvalidInput("key_rotation_interval must be positive")
-        self._config = self._config._replace(encryption_config=config)
+        """Set encryption settings: AES-256-GCM and Argon2id are checked (they are the
+        only ones), and the data-key rotation interval is what `health_check` enforces."""
+        self._config = self._config._replace(
+            encryption_config=manager_config.checked_encryption(config)
+        )
 
     def set_cache_config(self, config: CacheConfig) -> None:
-        """Configure the in-process token cache."""
-        if config.max_size < 0 or config.ttl < dt.timedelta(0):
-            raise InvalidInput("cache max_size and ttl must not be negative")
+        """Configure the in-process token cache (`CacheConfig`: every field is used)."""
+        config = manager_config.checked_cache(config)
+        self._cache.configure(config)
         self._config = self._config._replace(cache_config=config)
-        self._cache.resize(config.max_size)
         if not config.enabled:
             self._cache.clear()
 
@@ -175,7 +205,7 @@ class CredentialManager:
     def _actor(self, context: UserContext | CredentialContext | None = None) -> Actor:
         """The `Actor` of a call: the context's user, else the user this process runs as."""
         user = context.user_id if context is not None else None
-        ip = context.ip if isinstance(context, UserContext) else None
+        ip = context.ip if context is not None else None
         actor = Actor(user or os_user(), origin=self._origin, owner=user or "local", ip=ip)
         if isinstance(context, CredentialContext):
             actor = actor.with_ids(context.execution_id, context.workflow_id)
@@ -236,12 +266,60 @@ class CredentialManager:
                     created = txn.create(
                         item.credential_type, item.data, name=item.name,
                         description=item.description, tags=item.tags, metadata=item.metadata,
+                        env_names=item.env_names,
                     )  # fmt: skip
                 except CredentialError as exc:
                     txn.failed(item.name, exc)
                     results.append(exc)
                 else:
                     results.append(created.id)
+        return results
+
+    def batch_upsert(
+        self,
+        credentials: Sequence[CredentialInput],
+        context: UserContext | None = None,
+        *,
+        action: str = "import",
+    ) -> list[UpsertResult | CredentialError]:
+        """Create, or update by name, many credentials in one write (``import --update``).
+
+        An input whose name exists (with the same type) replaces that credential's
+        data and remembered variable names, and its description, tags and
+        metadata when the input gives them; one that would change nothing is
+        ``unchanged`` and not written.  Another type under the name is
+        `DuplicateCredential` (exit 8).  One result per input, in order; errors
+        are returned, not raised, as in `batch_create`.
+        """
+        from credctl.errors import DuplicateCredential
+
+        results: list[UpsertResult | CredentialError] = []
+        with self.records.transaction(action, self._actor(context)) as txn:
+            for item in credentials:
+                try:
+                    current = txn.by_name(item.name) if item.name is not None else None
+                    if current is None:
+                        created = txn.create(
+                            item.credential_type, item.data, name=item.name,
+                            description=item.description, tags=item.tags,
+                            metadata=item.metadata, env_names=item.env_names,
+                        )  # fmt: skip
+                        results.append(UpsertResult(created.id, "created"))
+                        continue
+                    if current.type != item.credential_type:
+                        raise DuplicateCredential(
+                            f"a {current.type} credential named {current.name!r} exists; "
+                            f"it cannot become {item.credential_type}",
+                            hint="import it under another name, or delete the old one first",
+                            credential_id=current.id,
+                        )
+                    results.append(UpsertResult(current.id, _upsert(txn, current, item)))
+                except CredentialError as exc:
+                    txn.failed(item.name, exc)
+                    results.append(exc)
+        for result in results:
+            if isinstance(result, UpsertResult) and result.outcome == "updated":
+                self._cache.forget(result.id)
         return results
 
     # -- read ----------------------------------------------------------------------
@@ -279,14 +357,15 @@ class CredentialManager:
     def get_token_with_context(
         self,
         ref: Ref,
-        context: CredentialContext | None,
+        context: CredentialContext | UserContext | None,
         *,
         min_valid: dt.timedelta | None = None,
         refresh: bool = True,
         version: int | None = None,
     ) -> Token:
         """`get_token`, checking that `context.user_id` owns the credential; the
-        context's execution and workflow ids go into the activity log."""
+        context's ip, execution and workflow ids go into the activity log (and so into
+        the audit trail and `get_credential_metrics`)."""
         actor = self._actor(context)
         require_owner = context.user_id if context is not None else None
         cache = self._config.cache_config
@@ -294,14 +373,17 @@ class CredentialManager:
             cache = cache._replace(enabled=False)
         stamp = self.records.state_stamp() if cache.enabled else None
         if cache.enabled:
-            hit = self._cached(ref, stamp, min_valid, require_owner)
+            hit = self._cached(ref, stamp, min_valid, require_owner, actor.owner)
             if hit is not None:
-                self.records.log(Activity("get_token", hit.credential_id, None, actor=actor))
+                name = self._cached_names.get(hit.credential_id)
+                self.records.log(Activity("get_token", hit.credential_id, name, actor=actor))
                 return hit
         seconds = min_valid.total_seconds() if min_valid is not None else 0.0
         (secret,) = self.records.read_secrets(
             [SecretWant(ref, TOKEN, version=version)], actor, action="get_token",
             min_valid=seconds, refresh=refresh, require_owner=require_owner,
+            refresh_ahead=cache.refresh_ahead,
+            allow_plain_http=self._config.security_config.allow_plain_http,
         )  # fmt: skip
         assert secret is not None
         token = _token(secret)
@@ -309,19 +391,27 @@ class CredentialManager:
         if current and cache.enabled and cache.max_size > 0 and stamp is not None:
             from credctl.token_cache import CacheEntry
 
-            deadline = time.monotonic() + cache.ttl.total_seconds()
+            ttl = manager_config.as_timedelta(cache.ttl, "cache ttl")
+            deadline = time.monotonic() + ttl.total_seconds()
             entry = CacheEntry(token, secret.credential.owner, deadline, stamp)
-            self._cache.store(secret.credential.name, entry, cache.max_size)
+            key = _cache_name(secret.credential.owner, secret.credential.name)
+            self._cache.store(key, entry)
+            self._cached_names[secret.credential.id] = secret.credential.name
         return token
 
     def _cached(
-        self, ref: Ref, stamp: Any, min_valid: dt.timedelta | None, require_owner: str | None
+        self,
+        ref: Ref,
+        stamp: Any,
+        min_valid: dt.timedelta | None,
+        require_owner: str | None,
+        owner: str,
     ) -> Token | None:
         credential_id = as_id(ref)
-        entry = self._cache.lookup(
-            credential_id, None if credential_id is not None else str(ref), stamp
-        )
-        if entry is None or not _fresh_enough(entry.token, min_valid):
+        name = None if credential_id is not None else _cache_name(owner, str(ref))
+        entry = self._cache.lookup(credential_id, name, stamp)
+        ahead = self._config.cache_config.refresh_ahead
+        if entry is None or not _fresh_enough(entry.token, min_valid, ahead=ahead):
             return None
         if require_owner is not None and entry.owner != require_owner:
             return None  # the record layer decides, and logs the refusal
@@ -366,7 +456,10 @@ class CredentialManager:
 
         actor = self._actor()
         credential = self.records.view(actor).find(ref)
-        renewed = refresh_locked(self.records, credential.id, actor, force=True)
+        renewed = refresh_locked(
+            self.records, credential.id, actor, force=True,
+            plain_http=self._config.security_config.allow_plain_http,
+        )  # fmt: skip
         self._cache.forget(renewed.id)
         return _token(SecretRecord.load(renewed))
 
@@ -386,7 +479,10 @@ class CredentialManager:
         """`refresh_all_expired` without raising: what was renewed and what failed."""
         from credctl.records.oauth import refresh_expired
 
-        report = refresh_expired(self.records, self._actor())
+        report = refresh_expired(
+            self.records, self._actor(), ahead=self._config.cache_config.refresh_ahead,
+            plain_http=self._config.security_config.allow_plain_http,
+        )  # fmt: skip
         for credential_id in report.refreshed:
             self._cache.forget(credential_id)
         return report
@@ -403,17 +499,22 @@ class CredentialManager:
 
         `input` takes ``client_id`` and one of ``provider`` (google, github, microsoft,
         gitlab), ``issuer`` (discovery) or ``auth_url``/``token_url``; optionally
-        ``name``, ``client_secret``, ``scopes``, ``description``, and ``flow``:
-        ``"browser"`` (the default; needs ``redirect_uri``) or ``"device"``.  The pending
-        flow is kept in the vault until it expires (`FlowExpired`).
+        ``name``, ``client_secret``, ``scopes``, ``description``, ``redirect_uri``
+        (default: credctl's loopback redirect, ``http://127.0.0.1:8749/callback``), and
+        ``flow``: ``"browser"`` (the default) or ``"device"``.  The pending flow is kept
+        in the vault until it expires (`FlowExpired`).
         """
         from credctl.oauth.flows import prepare
         from credctl.records.flows import save_flow
 
         actor = self._actor(context)
+        if not self._config.security_config.allow_plain_http:
+            self._refuse_plain_http(input, "the login")
         settings, pending = prepare(credential_type, input, actor.owner)
+        if not self._config.security_config.allow_plain_http:
+            self._refuse_plain_http(pending.stored.get("settings", {}), "the login")
         if settings.name is not None:
-            existing = self.records.view().by_name(settings.name)
+            existing = self.records.view(actor).by_name(settings.name)
             if existing is not None and existing.type != "oauth2":
                 from credctl.errors import DuplicateCredential
 
@@ -474,7 +575,9 @@ class CredentialManager:
         from credctl.oauth.client_credentials import first_login
         from credctl.records.oauth import store_login
 
-        existing = self.records.view().by_name(name)
+        if not self._config.security_config.allow_plain_http:
+            self._refuse_plain_http({"token_url": token_url, "issuer": issuer}, "the client")
+        existing = self.records.view(self._actor(context)).by_name(name)
         if existing is not None and existing.type != "oauth2":
             from credctl.errors import DuplicateCredential
 
@@ -489,6 +592,13 @@ class CredentialManager:
         credential = store_login(self.records, login, self._actor(context))
         self._cache.forget(credential.id)
         return credential.id
+
+    @staticmethod
+    def _refuse_plain_http(given: Mapping[str, Any], what: str) -> None:
+        from credctl.oauth.settings import refuse_plain_http
+
+        keys = ("token_url", "auth_url", "issuer", "device_url")
+        refuse_plain_http((given.get(key) for key in keys), what)
 
     def login_settings(self, name: str) -> dict[str, Any]:
         """The client settings of the oauth2 credential `name`, to log in again with them.
@@ -522,34 +632,50 @@ class CredentialManager:
         with self.records.transaction("update", actor) as txn:
             credential = txn.find(ref)
             extra = None
-            if updates.data is not None:  # the old data is kept as a version (history)
+            if updates.data is not None or updates.data_changes is not None:  # keep a version
                 from credctl.records.rotation_due import versioned_update
 
                 extra = versioned_update(txn, credential, actor)
             txn.update(
                 credential, name=updates.name, description=updates.description,
                 tags=updates.tags, metadata=updates.metadata,
-                metadata_changes=updates.metadata_changes, data=updates.data, extra=extra,
+                metadata_changes=updates.metadata_changes, data=updates.data,
+                data_changes=updates.data_changes, extra=extra,
             )  # fmt: skip
         self._cache.forget(credential.id)
 
-    def delete_credential(self, ref: Ref) -> None:
-        """Remove a credential and every kept version of it (its id is never reused)."""
+    def delete_credential(self, ref: Ref, *, force: bool = False) -> None:
+        """Remove a credential and every kept version of it (its id is never reused).
+
+        A credential linked to workflows is refused (`CredentialInUse`, exit 8)
+        unless `force`.
+        """
+        from credctl.records.links import require_unlinked
         from credctl.records.rotation_due import remove_retired_ids
 
         with self.records.transaction("delete", self._actor()) as txn:
             credential = txn.find(ref)
+            require_unlinked(credential, force=force)
             txn.delete(credential)
             remove_retired_ids(txn, txn.touched)
         self._cache.forget(credential.id)
 
-    def batch_delete(self, refs: Sequence[Ref]) -> list[CredentialError | None]:
-        """Delete many in one write; one result per input (None or the error)."""
+    def batch_delete(
+        self, refs: Sequence[Ref], *, force: bool = False
+    ) -> list[CredentialError | None]:
+        """Delete many in one write; one result per input (None or the error).
+
+        A credential linked to workflows fails with `CredentialInUse` unless `force`.
+        """
+        from credctl.records.links import require_unlinked
+
         results: list[CredentialError | None] = []
         with self.records.transaction("delete", self._actor()) as txn:
             for ref in refs:
                 try:
-                    txn.delete(txn.find(ref))
+                    credential = txn.find(ref)
+                    require_unlinked(credential, force=force)
+                    txn.delete(credential)
                     results.append(None)
                 except CredentialError as exc:
                     txn.failed(str(ref), exc)
@@ -684,6 +810,81 @@ class CredentialManager:
         self._cache.forget(credential.id)
         return credential.version
 
+    # -- the REST API: users, their tokens, refused requests ---------------------------
+
+    def acting_as(
+        self,
+        user: str,
+        *,
+        ip: str | None = None,
+        execution_id: str | None = None,
+        workflow_id: str | None = None,
+    ) -> ScopedManager:
+        """The credentials of `user` alone, every call logged as theirs (`ScopedManager`).
+
+        Another owner's credential answers `NotFound`, like one that does not exist.
+        """
+        from credctl.scoped import ScopedManager
+
+        actor = Actor(user, origin=self._origin, owner=user, scope=user, ip=ip,
+                      execution_id=execution_id, workflow_id=workflow_id)  # fmt: skip
+        return ScopedManager(self.records, actor)
+
+    def issue_api_token(
+        self, user: str, *, expires_in: dt.timedelta | None = None
+    ) -> tuple[ApiToken, SecretValue]:
+        """A new bearer token for `user` (shown once; only its digest is stored)."""
+        from credctl.records import api_tokens
+
+        seconds = int(expires_in.total_seconds()) if expires_in is not None else None
+        actor = self._actor()
+        with self.records.transaction("serve_token", actor) as txn:
+            entry, token = api_tokens.issue(txn.settings, user, seconds)
+            txn.mark_settings_changed()
+        self.records.log(Activity("serve_token", actor=actor))
+        return entry, SecretValue(token)
+
+    def api_tokens(self) -> list[ApiToken]:
+        """Every issued bearer token (never the tokens themselves)."""
+        from credctl.records import api_tokens
+
+        return api_tokens.listing(self.records.view().meta)
+
+    def revoke_api_token(self, token_id: int) -> ApiToken:
+        """Revoke a bearer token at once; `NotFound` if there is none with this id."""
+        from credctl.records import api_tokens
+
+        actor = self._actor()
+        with self.records.transaction("serve_token", actor) as txn:
+            entry = api_tokens.revoke(txn.settings, token_id)
+            txn.mark_settings_changed()
+        self.records.log(Activity("serve_token", actor=actor))
+        return entry
+
+    def verify_api_token(self, presented: str) -> ApiToken | None:
+        """The issued, unexpired token `presented` is, or None (constant-time compare)."""
+        from credctl.records import api_tokens
+
+        return api_tokens.verify(self.records.view().meta, presented)
+
+    def touch_api_token(self, token_id: int) -> None:
+        """Record that a token was used now (callers do it at most hourly per token)."""
+        from credctl.records import api_tokens
+
+        with self.records.transaction("serve_token", self._actor()) as txn:
+            if api_tokens.touch(txn.settings, token_id, int(time.time())):
+                txn.mark_settings_changed()
+
+    def state_stamp(self) -> Any:
+        """A value that changes with every write to the backend, by any process (None if
+        the backend cannot tell): what a cache of this process keys its entries by."""
+        return self.records.state_stamp()
+
+    def log_refused_request(self, action: str, *, ip: str | None, error: str) -> None:
+        """Log a request refused before it reached a credential (no valid token)."""
+        actor = Actor("anonymous", origin=self._origin, owner="anonymous", ip=ip)
+        self.records.log(Activity(action, actor=actor, outcome="error", error=error))
+
     # -- health and metrics ----------------------------------------------------------
 
     def health_check(self) -> HealthStatus:
@@ -692,9 +893,11 @@ class CredentialManager:
             view = self.records.view()
             issues = list(self.storage.health_issues())
         except CredentialError as exc:
-            return HealthStatus(HealthState.UNHEALTHY, (str(exc),))
+            return HealthStatus.Unhealthy(str(exc))
         key_created = view.meta.get("data_key_created", view.meta.get("created"))
-        interval = self._config.encryption_config.key_rotation_interval
+        interval = manager_config.as_timedelta(
+            self._config.encryption_config.key_rotation_interval, "key_rotation_interval"
+        )
         if isinstance(key_created, int | float):
             age = dt.timedelta(seconds=time.time() - key_created)
             if age > interval:
@@ -714,9 +917,82 @@ class CredentialManager:
         if broken:
             issues.append(f"{broken} credential(s) fail their type's validation")
         issues += _rotation_issues(view.all())
+        verification = self._verify_quietly()
+        if verification is not None and verification.verified is False:
+            return HealthStatus.Unhealthy(f"audit: {verification.describe()}", *issues)
+        if verification is not None and verification.torn_bytes:
+            issues.append(
+                f"audit: the last entry of the trail is torn ({verification.torn_bytes} bytes "
+                "cut off by a writer that died); the next operation repairs it"
+            )
         if issues:
-            return HealthStatus(HealthState.DEGRADED, tuple(issues))
-        return HealthStatus(HealthState.HEALTHY)
+            return HealthStatus.Degraded(issues)
+        return HealthStatus.Healthy
+
+    def _verify_quietly(self) -> AuditVerification | None:
+        """The trail's verification for `health_check` (not itself an audited read)."""
+        from credctl.audit import service
+
+        if service.trail_of(self.records) is None:
+            return None
+        return service.load(self.records, verify=True, decrypt=False)[1]
+
+    # -- audit (SPEC §7, §13) ----------------------------------------------------------
+
+    def get_audit_logs(self, filter: AuditFilter | None = None) -> list[AuditEntry]:
+        """The trail's entries that `filter` lets through, oldest first (logged ``audit_list``)."""
+        from credctl.audit import service
+
+        chosen, _ = service.load(self.records, verify=False, chosen=filter)
+        described = filter.describe() if filter is not None else "all entries"
+        service.log(self.records, "audit_list", self._actor(),
+                    f"{len(chosen)} entries; {described}")  # fmt: skip
+        return chosen
+
+    def export_audit_report(
+        self, format: ExportFormat | str, filter: AuditFilter | None = None
+    ) -> bytes:
+        """The entries `filter` lets through as a JSON, CSV or PDF report (``audit_export``).
+
+        Every report states the filter, the counts, the trail's head and whether the
+        trail verified.  PDF needs reportlab (``pip install 'credctl[pdf]'``).
+        """
+        from credctl.audit import service
+
+        return service.export(self.records, self._actor(), format, filter)
+
+    def verify_audit_trail(self, checkpoint: str | bytes | None = None) -> AuditVerification:
+        """Check every entry's seal and place in the chain, the head the vault recorded,
+        and, given the text of a checkpoint, that the trail still extends it.
+
+        Returns the result (``verified`` False names the first bad seq) and logs
+        ``audit_verify``; a checkpoint that is not one, or not this vault's, raises.
+        """
+        from credctl.audit import service
+        from credctl.errors import AuditTamperedError
+
+        _, result = service.load(self.records, verify=True, checkpoint=checkpoint, decrypt=False)
+        failed = result.verified is False
+        service.log(self.records, "audit_verify", self._actor(), result.describe(), ok=not failed,
+                    error=AuditTamperedError.__name__ if failed else None)  # fmt: skip
+        return result
+
+    def audit_checkpoint(self) -> str:
+        """A MACed checkpoint of the verified trail's head, to keep elsewhere.
+
+        Its own ``audit_checkpoint`` entry is part of it.
+        """
+        from credctl.audit import service
+
+        return service.checkpoint(self.records, self._actor())
+
+    def prune_audit_trail(self, before: dt.datetime) -> int:
+        """Remove the entries older than `before` (the rest stays verifiable); how many."""
+        from credctl.audit import service
+
+        if before.tzinfo is None:
+            raise InvalidInput("prune_audit_trail needs an aware datetime (with a time zone)")
+        return service.prune(self.records, self._actor(), before)
 
     def get_metrics(self) -> Metrics:
         """Totals, cache hit rate (this process) and refresh times (activity log)."""
@@ -754,9 +1030,13 @@ class CredentialManager:
         return self.usage_report([credential.id])[credential.id]
 
     def usage_report(self, ids: Sequence[int] | None = None) -> dict[int, CredentialMetrics]:
-        """Every credential's usage (or those in `ids`), from one pass over the log."""
+        """Every credential's usage (or those in `ids`), from one pass over the log.
+
+        Who made the last use (user, ip, execution and workflow ids) comes from the
+        activity's actor, where the log keeps it.
+        """
         wanted = set(ids) if ids is not None else {c.id for c in self.records.view().all()}
-        counts: dict[int, list[Any]] = {i: [0, None, 0, None] for i in wanted}
+        counts: dict[int, list[Any]] = {i: [0, None, 0, None, None] for i in wanted}
         for activity in self.records.activities():
             entry = counts.get(activity.credential_id) if activity.credential_id else None
             if entry is None or not activity.ok:
@@ -764,6 +1044,7 @@ class CredentialManager:
             if activity.action in USE_ACTIONS:
                 entry[0] += 1
                 entry[1] = activity.at
+                entry[4] = activity.actor
             elif activity.action == "refresh":
                 entry[2] += 1
                 entry[3] = activity.at
@@ -772,10 +1053,17 @@ class CredentialManager:
         def moment(value: float | None) -> dt.datetime | None:
             return from_unix(value) if value is not None else None
 
-        return {
-            i: CredentialMetrics(i, c[0], moment(c[1]), c[2], moment(c[3]))
-            for i, c in counts.items()
-        }
+        def metrics(i: int, c: list[Any]) -> CredentialMetrics:
+            actor: Actor | None = c[4]
+            return CredentialMetrics(
+                i, c[0], moment(c[1]), c[2], moment(c[3]),
+                last_user=actor.user if actor else None,
+                last_ip=actor.ip if actor else None,
+                last_execution_id=actor.execution_id if actor else None,
+                last_workflow_id=actor.workflow_id if actor else None,
+            )  # fmt: skip
+
+        return {i: metrics(i, c) for i, c in counts.items()}
 
 
 class CredentialManagerBuilder:
@@ -799,8 +1087,9 @@ class CredentialManagerBuilder:
         self._storage = storage
         return self
 
-    def cache_ttl(self, ttl: dt.timedelta) -> Self:
-        """How long a token stays in the in-process cache."""
+    def cache_ttl(self, ttl: Duration) -> Self:
+        """How long a token stays in the in-process cache: a timedelta or seconds
+        (the seed's ``Duration::from_secs(300)`` is ``300``); checked by `build`."""
         cache = self._config.cache_config
         return self.cache_config(cache._replace(ttl=ttl))
 
@@ -814,18 +1103,41 @@ class CredentialManagerBuilder:
         self._config = self._config._replace(encryption_config=config)
         return self
 
+    def security_config(self, config: SecurityConfig) -> Self:
+        """What the manager refuses (`SecurityConfig.strict()`)."""
+        self._config = self._config._replace(security_config=config)
+        return self
+
+    def rotation_config(self, config: RotationConfig) -> Self:
+        """Rotation settings."""
+        self._config = self._config._replace(rotation_config=config)
+        return self
+
+    def audit_config(self, config: AuditConfig) -> Self:
+        """Audit settings (the trail is always on)."""
+        self._config = self._config._replace(audit_config=config)
+        return self
+
+    def performance_config(self, config: PerformanceConfig) -> Self:
+        """Performance settings (the vault lock timeout)."""
+        self._config = self._config._replace(performance_config=config)
+        return self
+
     def enable_audit_logging(self) -> Self:
-        """Record activity in the log (on by default)."""
-        self._config = self._config._replace(audit_logging=True)
+        """As the seed: record every operation.  credctl's audit trail is always on
+        (SPEC §7), so this states the default; it cannot be turned off."""
+        self._config = self._config._replace(audit_config=AuditConfig(enabled=True))
         return self
 
     def build(self) -> CredentialManager:
-        """The configured manager."""
+        """The configured manager; every setting is checked here (`InvalidInput`)."""
         return CredentialManager(self._config, storage=self._storage)
 
 
-def open_storage(backend: StorageBackend) -> CredentialStorage:
-    """Build the storage a `StorageBackend` describes."""
+def open_storage(
+    backend: StorageBackend, *, lock_timeout: dt.timedelta | None = None
+) -> CredentialStorage:
+    """Build the storage a `StorageBackend` describes (`lock_timeout`: the vault's)."""
     if backend.kind is StorageKind.MEMORY:
         from credctl.storage.memory import MemoryStorage
 
@@ -844,17 +1156,40 @@ def open_storage(backend: StorageBackend) -> CredentialStorage:
     from credctl.vault.unlock import EnvironmentUnlocker, terminal_prompt
 
     path = backend.path or default_vault_path()
-    return VaultStorage(Vault(path), EnvironmentUnlocker(prompt=terminal_prompt()))
+    timeout = lock_timeout.total_seconds() if lock_timeout is not None else None
+    return VaultStorage(
+        Vault(path, lock_timeout=timeout), EnvironmentUnlocker(prompt=terminal_prompt())
+    )
 
 
-def _fresh_enough(token: Token, min_valid: dt.timedelta | None) -> bool:
-    """A cached token may be served unless it is close to expiry (then the record decides)."""
+def _cache_name(owner: str, name: str) -> str:
+    """The token cache's alias for a name: names are unique per owner."""
+    return name if owner == "local" else f"{owner}/{name}"
+
+
+def _check_unlock_policy(security: SecurityConfig) -> None:
+    """Refuse what `security` forbids before a vault is unlocked."""
+    import os
+
+    if not security.allow_env_passphrase and os.environ.get("CREDCTL_PASSPHRASE"):
+        raise AccessDenied(
+            "CREDCTL_PASSPHRASE is set, and this manager's security settings refuse a "
+            "passphrase in the environment (every process started from here inherits it)",
+            hint="unset it and use CREDCTL_PASSPHRASE_FILE, a session "
+            '(eval "$(credctl unlock)") or a CI key (CREDCTL_KEY)',
+        )
+
+
+def _fresh_enough(token: Token, min_valid: dt.timedelta | None, *, ahead: bool = True) -> bool:
+    """A cached token may be served unless it is close to expiry (then the record decides):
+    within the refresh-ahead window when `ahead`, else only once it has expired."""
     if token.expires_at is None:
         return True
     from credctl._time import utc_now
     from credctl.oauth.expiry import REFRESH_AHEAD
 
-    margin = max(dt.timedelta(seconds=REFRESH_AHEAD), min_valid or dt.timedelta(0))
+    window = dt.timedelta(seconds=REFRESH_AHEAD if ahead else 0)
+    margin = max(window, min_valid or dt.timedelta(0))
     return token.expires_at - utc_now() > margin
 
 
@@ -917,6 +1252,30 @@ def _token(secret: SecretRecord) -> Token:
     )
 
 
+def _upsert(txn: RecordTransaction, current: StoredCredential, item: CredentialInput) -> str:
+    """Update `current` from `item` unless nothing would change: the outcome's word."""
+    from credctl import types
+
+    kind = types.get_type(current.type)
+    data = kind.validate(item.data)
+    changes: dict[str, Any] = {}
+    if data != current.data:
+        changes["data"] = data
+    if item.description and item.description != current.description:
+        changes["description"] = item.description
+    if item.tags and tuple(item.tags) != current.tags:
+        changes["tags"] = item.tags
+    if item.metadata and dict(item.metadata) != current.metadata:
+        changes["metadata"] = item.metadata
+    names = dict(item.env_names or {})
+    if names and {**current.env_names, **names} != current.env_names:
+        changes["env_names"] = names
+    if not changes:
+        return "unchanged"
+    txn.update(current, **changes)
+    return "updated"
+
+
 def _public(credential: StoredCredential) -> Credential:
     """The public details of a stored credential (never its data)."""
     from credctl._time import parse_rfc3339
@@ -938,6 +1297,7 @@ def _public(credential: StoredCredential) -> Credential:
             token_expiry=parse_rfc3339(expiry) if expiry else None,
             version=credential.version,
             scopes=tuple(scopes) if isinstance(scopes, list) else (),
+            fields=tuple(str(key) for key in credential.data),
         )
     except (TypeError, ValueError) as exc:
         raise VaultCorruptError(f"credential record {credential.id!r} is malformed") from exc

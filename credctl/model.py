@@ -11,10 +11,24 @@ import datetime as dt
 import enum
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
-from credctl import _time
+from credctl import _time, health_status, manager_config
+from credctl.errors import InvalidInput
 from credctl.secret import SecretValue
+
+# Defined in their own modules, part of the model all the same.
+AuditConfig = manager_config.AuditConfig
+CacheConfig = manager_config.CacheConfig
+CacheStrategy = manager_config.CacheStrategy
+EncryptionAlgorithm = manager_config.EncryptionAlgorithm
+EncryptionConfig = manager_config.EncryptionConfig
+KeyDerivation = manager_config.KeyDerivation
+PerformanceConfig = manager_config.PerformanceConfig
+RotationConfig = manager_config.RotationConfig
+SecurityConfig = manager_config.SecurityConfig
+HealthState = health_status.HealthState
+HealthStatus = health_status.HealthStatus
 
 CredentialId = int
 
@@ -33,17 +47,24 @@ class UserContext(NamedTuple):
     ip: str | None = None
 
     @classmethod
+    def new(cls, user_id: str, ip: str | None = None) -> UserContext:
+        """The seed's ``UserContext::new(user_id, ip)``."""
+        return cls(user_id, ip)
+
+    @classmethod
     def system(cls) -> UserContext:
         """The local user acting on their own vault."""
         return cls("local")
 
 
 class CredentialContext(NamedTuple):
-    """Why a token is read: the execution and workflow asking for it."""
+    """Why a token is read: the user, the execution and workflow asking for it, and the
+    address the request came from (all kept in the audit trail and the metrics)."""
 
     user_id: str | None = None
     execution_id: str | None = None
     workflow_id: str | None = None
+    ip: str | None = None
 
     @classmethod
     def builder(cls) -> CredentialContextBuilder:
@@ -72,6 +93,11 @@ class CredentialContextBuilder:
         self._fields["workflow_id"] = value
         return self
 
+    def ip(self, value: str) -> CredentialContextBuilder:
+        """Set the address the request came from."""
+        self._fields["ip"] = value
+        return self
+
     def build(self) -> CredentialContext:
         """The finished context."""
         return CredentialContext(**self._fields)
@@ -93,6 +119,8 @@ class Credential(NamedTuple):
     version: int = 1
     #: oauth2: the scopes the provider granted (never secret).
     scopes: tuple[str, ...] = ()
+    #: The names of the fields the data holds (never their values).
+    fields: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """The `show --json` object of SPEC §12."""
@@ -107,6 +135,7 @@ class Credential(NamedTuple):
             "created_at": to_rfc3339(self.created_at),
             "updated_at": to_rfc3339(self.updated_at),
             "version": self.version,
+            "fields": list(self.fields),
         }
         if self.credential_type == "oauth2":
             out["token_expiry"] = to_rfc3339(self.token_expiry) if self.token_expiry else None
@@ -146,6 +175,9 @@ class CredentialUpdate(NamedTuple):
     #: Single metadata entries to set (a None value removes one), applied under the lock
     #: to what is stored then, after `metadata` (if given) replaced it.
     metadata_changes: Mapping[str, Any] | None = None
+    #: Single data fields to set (a None value removes one), merged under the lock like
+    #: `metadata_changes`; the merged data is validated by the type.
+    data_changes: Mapping[str, Any] | None = None
 
     def __repr__(self) -> str:  # never the data: it holds secrets
         shown = ", ".join(
@@ -153,7 +185,10 @@ class CredentialUpdate(NamedTuple):
             for name in ("name", "description", "tags", "metadata", "metadata_changes")
             if getattr(self, name) is not None
         )
-        return f"CredentialUpdate({shown}{', data=***' if self.data is not None else ''})"
+        hidden = "".join(
+            f", {name}=***" for name in ("data", "data_changes") if getattr(self, name) is not None
+        )
+        return f"CredentialUpdate({shown}{hidden})"
 
     @classmethod
     def builder(cls) -> CredentialUpdateBuilder:
@@ -165,8 +200,16 @@ class CredentialUpdate(NamedTuple):
         return all(
             v is None
             for v in (self.name, self.description, self.tags, self.metadata, self.data,
-                      self.metadata_changes)
+                      self.metadata_changes, self.data_changes)
         )  # fmt: skip
+
+
+class UpsertResult(NamedTuple):
+    """One item of `CredentialManager.batch_upsert`: its id and what happened to it."""
+
+    id: CredentialId
+    #: "created", "updated" or "unchanged".
+    outcome: str
 
 
 class CredentialUpdateBuilder:
@@ -222,6 +265,9 @@ class CredentialInput(NamedTuple):
     description: str = ""
     tags: tuple[str, ...] = ()
     metadata: Mapping[str, Any] | None = None
+    #: Variable names to remember by field (``{"token": "STRIPE_KEY"}``): `credctl env`
+    #: exports the field under this name by default (what a dotenv import read).
+    env_names: Mapping[str, str] | None = None
 
     @classmethod
     def api_key(
@@ -246,12 +292,21 @@ class StorageKind(enum.Enum):
     CUSTOM = "custom"
 
 
-class StorageBackend(NamedTuple):
-    """The seed's `StorageBackend` enum: ``Memory``, ``File(path)`` or ``Custom(storage)``."""
-
+class _StorageBackendFields(NamedTuple):
     kind: StorageKind
     path: Path | None = None
     storage: Any = None
+
+
+class StorageBackend(_StorageBackendFields):
+    """The seed's `StorageBackend` enum: ``Memory``, ``File(path)`` or ``Custom(storage)``.
+
+    Build one with `memory()`, `file(path)`, `custom(storage)`, or the seed's spellings
+    (SPEC §13): ``StorageBackend.Memory`` (the value itself, as the seed's unit
+    variant), ``StorageBackend.File(path=…)`` and ``StorageBackend.Custom(storage)``.
+    """
+
+    __slots__ = ()
 
     @classmethod
     def memory(cls) -> StorageBackend:
@@ -268,70 +323,36 @@ class StorageBackend(NamedTuple):
         """Any object that implements `credctl.storage.CredentialStorage`."""
         return cls(StorageKind.CUSTOM, storage=storage)
 
-
-class CacheStrategy(enum.Enum):
-    """How the token cache evicts entries."""
-
-    LRU = "lru"
-
-
-class CacheConfig(NamedTuple):
-    """The in-process token cache (`set_cache_config`)."""
-
-    enabled: bool = True
-    ttl: dt.timedelta = dt.timedelta(seconds=300)
-    max_size: int = 1000
-    strategy: CacheStrategy = CacheStrategy.LRU
-    refresh_ahead: bool = True
+    # The seed's spellings: constructors are aliases of the methods above; `Memory`,
+    # a variant without data, is a value (assigned below the class).
+    Memory: ClassVar[StorageBackend]
+    File = file
+    Custom = custom
 
 
-class EncryptionAlgorithm(enum.Enum):
-    """Body encryption; the vault format has exactly one."""
-
-    AES_256_GCM = "aes-256-gcm"
-
-
-class KeyDerivation(enum.Enum):
-    """Passphrase key derivation; the vault format has exactly one."""
-
-    ARGON2ID = "argon2id"
-
-
-class EncryptionConfig(NamedTuple):
-    """Encryption settings (`set_encryption_config`); the interval drives `health_check`."""
-
-    algorithm: EncryptionAlgorithm = EncryptionAlgorithm.AES_256_GCM
-    key_rotation_interval: dt.timedelta = dt.timedelta(days=90)
-    key_derivation: KeyDerivation = KeyDerivation.ARGON2ID
+StorageBackend.Memory = StorageBackend.memory()
 
 
 class ManagerConfig(NamedTuple):
-    """Everything `CredentialManager.with_config` takes."""
+    """Everything `CredentialManager.with_config` takes; checked when the manager is built.
+
+    The seed's six parts (`storage_backend`, `cache_config`, `security_config`,
+    `rotation_config`, `audit_config`, `performance_config`) and `encryption_config`
+    (the seed's `set_encryption_config`).  What each field does: docs/seed-000.md.
+    """
 
     storage_backend: StorageBackend = StorageBackend(StorageKind.FILE)
     cache_config: CacheConfig = CacheConfig()
+    security_config: SecurityConfig = SecurityConfig()
+    rotation_config: RotationConfig = RotationConfig()
+    audit_config: AuditConfig = AuditConfig()
+    performance_config: PerformanceConfig = PerformanceConfig()
     encryption_config: EncryptionConfig = EncryptionConfig()
-    audit_logging: bool = True
-
-
-class HealthState(enum.Enum):
-    """The three states of the seed's `HealthStatus`."""
-
-    HEALTHY = "healthy"
-    DEGRADED = "degraded"
-    UNHEALTHY = "unhealthy"
-
-
-class HealthStatus(NamedTuple):
-    """``Healthy``, ``Degraded(issues)`` or ``Unhealthy(error)``."""
-
-    state: HealthState
-    issues: tuple[str, ...] = ()
 
     @property
-    def exit_code(self) -> int:
-        """0, 1 or 2, as `credctl doctor` exits."""
-        return list(HealthState).index(self.state)
+    def audit_logging(self) -> bool:
+        """Whether activity is recorded: always (`AuditConfig`)."""
+        return self.audit_config.enabled
 
 
 class Metrics(NamedTuple):
@@ -353,13 +374,22 @@ class Metrics(NamedTuple):
 
 
 class CredentialMetrics(NamedTuple):
-    """One credential's usage (`get_credential_metrics`), persisted across processes."""
+    """One credential's usage (`get_credential_metrics`), persisted across processes.
+
+    The ``last_*`` fields say who made the last use, as the context of that call gave
+    them (`UserContext` user and ip, `CredentialContext` execution and workflow ids);
+    None where the call did not say or the log does not keep it.
+    """
 
     credential_id: CredentialId
     usage_count: int
     last_used: dt.datetime | None
     refresh_count: int
     last_refreshed: dt.datetime | None = None
+    last_user: str | None = None
+    last_ip: str | None = None
+    last_execution_id: str | None = None
+    last_workflow_id: str | None = None
 
 
 # -- interactive flows (seed: start_interactive_flow / complete_interactive_flow) --------
@@ -367,23 +397,44 @@ class CredentialMetrics(NamedTuple):
 FlowId = str
 
 
-class BrowserAuth(NamedTuple):
-    """The person opens `auth_url` in a browser; the provider redirects to `redirect_uri`."""
+class InteractionType:
+    """What a person must do to finish an `InteractiveFlow`: `BrowserAuth` or `DeviceCode`.
 
+    As the seed matches it: ``case InteractionType.BrowserAuth(auth_url=url): …``
+    (``case BrowserAuth(auth_url=url)`` is the same).
+    """
+
+    __slots__ = ()
+    BrowserAuth: ClassVar[type[BrowserAuth]]
+    DeviceCode: ClassVar[type[DeviceCode]]
+
+
+class _BrowserAuthFields(NamedTuple):
     auth_url: str
     redirect_uri: str
 
 
-class DeviceCode(NamedTuple):
-    """The person opens `verification_uri` on any device and types `user_code` (RFC 8628)."""
+class BrowserAuth(_BrowserAuthFields, InteractionType):
+    """The person opens `auth_url` in a browser; the provider redirects to `redirect_uri`."""
 
+    __slots__ = ()
+
+
+class _DeviceCodeFields(NamedTuple):
     verification_uri: str
     user_code: str
     verification_uri_complete: str | None = None
     interval: int = 5
 
 
-InteractionType = BrowserAuth | DeviceCode
+class DeviceCode(_DeviceCodeFields, InteractionType):
+    """The person opens `verification_uri` on any device and types `user_code` (RFC 8628)."""
+
+    __slots__ = ()
+
+
+InteractionType.BrowserAuth = BrowserAuth
+InteractionType.DeviceCode = DeviceCode
 
 
 class InteractiveFlow(NamedTuple):
@@ -397,7 +448,7 @@ class InteractiveFlow(NamedTuple):
 
     id: FlowId
     credential_type: str
-    interaction_type: InteractionType
+    interaction_type: BrowserAuth | DeviceCode
     expires_at: dt.datetime
     credential_name: str | None = None
     state: str | None = None
@@ -453,3 +504,33 @@ class CallbackData(NamedTuple):
             # how a forged callback would try to slip past the check.
             raise InvalidCallback("the callback repeats a parameter")
         return cls.from_query(dict(pairs))
+
+
+def checked_manager_config(config: ManagerConfig) -> ManagerConfig:
+    """Every part of `config` checked and normalised, or `InvalidInput` naming the part."""
+    config = manager_config.typed(config, ManagerConfig, "the manager configuration")
+    backend: object = config.storage_backend
+    if not isinstance(backend, StorageBackend):
+        function = getattr(backend, "__func__", None)
+        if getattr(backend, "__self__", None) is StorageBackend and function is not None:
+            # Name it as the caller wrote it: the seed's `Vault` rather than `vault`.
+            names = [name for name, value in vars(StorageBackend).items()
+                     if isinstance(value, classmethod) and value.__func__ is function]  # fmt: skip
+            name = max(names, key=lambda n: n[:1].isupper(), default=function.__name__)
+            raise InvalidInput(
+                f"StorageBackend.{name} is a constructor, not a backend",
+                hint=f"call it with its settings: StorageBackend.{name}(…)",
+            )
+        raise InvalidInput(
+            f"storage_backend must be a StorageBackend, not {type(backend).__name__}"
+        )
+    return config._replace(
+        cache_config=manager_config.checked_cache(config.cache_config),
+        security_config=manager_config.checked_security(config.security_config),
+        rotation_config=manager_config.checked_rotation(config.rotation_config),
+        audit_config=manager_config.checked_audit(config.audit_config),
+        performance_config=manager_config.checked_performance(
+            config.performance_config, backend.kind.value
+        ),
+        encryption_config=manager_config.checked_encryption(config.encryption_config),
+    )

@@ -2,7 +2,9 @@
 
 Entries remember who owns the token and which storage state they came from, so
 a hit is never handed to another user and never outlives a change made by
-another process (the storage's `state_stamp` changes with every write).
+another process (the storage's `state_stamp` changes with every write).  The
+cache follows its `CacheConfig`: `max_size` entries at most, evicted as its
+`strategy` says (LRU, the one strategy there is).
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import time
 from collections import OrderedDict
 from typing import Any, NamedTuple
 
+from credctl.errors import InvalidInput
+from credctl.manager_config import CacheConfig, CacheStrategy
 from credctl.model import Token, utc_now
 
 
@@ -27,12 +31,24 @@ class CacheEntry(NamedTuple):
 class TokenCache:
     """A thread-safe LRU of tokens by credential id, with names as aliases."""
 
-    def __init__(self) -> None:
+    def __init__(self, config: CacheConfig | None = None) -> None:
         self._entries: OrderedDict[int, CacheEntry] = OrderedDict()
         self._names: dict[str, int] = {}
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
+        self.max_size = 0
+        self.strategy = CacheStrategy.LRU
+        self.configure(config or CacheConfig())
+
+    def configure(self, config: CacheConfig) -> None:
+        """Follow `config`: its strategy, and no more than `max_size` entries from now on."""
+        if config.strategy is not CacheStrategy.LRU:
+            raise InvalidInput(f"cache strategy {config.strategy!r} is not supported")
+        with self._lock:
+            self.strategy = config.strategy
+            self.max_size = config.max_size
+            self._trim()
 
     def lookup(self, credential_id: int | None, name: str | None, stamp: Any) -> CacheEntry | None:
         """A fresh entry for this id (or name) and storage state, counting hit or miss."""
@@ -54,23 +70,20 @@ class TokenCache:
         expires_at = entry.token.expires_at
         return expires_at is None or expires_at > utc_now()
 
-    def store(self, name: str, entry: CacheEntry, max_size: int) -> None:
-        """Remember a token; the least recently used entries go past `max_size`."""
+    def store(self, name: str, entry: CacheEntry) -> None:
+        """Remember a token; past `max_size`, the least recently used entries go."""
         with self._lock:
             credential_id = entry.token.credential_id
             self._entries[credential_id] = entry
             self._entries.move_to_end(credential_id)
             self._names[name] = credential_id
-            self._trim(max_size)
+            self._trim()
 
-    def resize(self, max_size: int) -> None:
-        """Drop entries beyond a new maximum."""
-        with self._lock:
-            self._trim(max_size)
-
-    def _trim(self, max_size: int) -> None:
-        while len(self._entries) > max(max_size, 0):
-            self._entries.popitem(last=False)
+    def _trim(self) -> None:
+        while len(self._entries) > max(self.max_size, 0):
+            evicted, _ = self._entries.popitem(last=False)  # LRU: the oldest use goes
+            for alias in [n for n, i in self._names.items() if i == evicted]:
+                del self._names[alias]
 
     def forget(self, credential_id: int | None = None, name: str | None = None) -> None:
         """Drop one credential's entry (by id or name)."""

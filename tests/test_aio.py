@@ -8,6 +8,7 @@ import inspect
 import io
 import sys
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -81,6 +82,8 @@ def public_names(cls: type) -> set[str]:
 def _names() -> dict[str, Any]:
     """Every name the managers' annotations use, some imported only for type checking."""
     import credctl.aio
+    import credctl.audit.model
+    import credctl.audit.service
     import credctl.manager
     import credctl.model
     import credctl.records.oauth
@@ -96,7 +99,8 @@ def _names() -> dict[str, Any]:
     for module in (credctl.model, credctl.manager, credctl.records.oauth, credctl.records.store,
                    credctl.records.stored, credctl.records.rotation,
                    credctl.records.rotation_due, credctl.records.versions,
-                   credctl.rotation.due, credctl.rotation.policy, credctl.aio):  # fmt: skip
+                   credctl.rotation.due, credctl.rotation.policy,
+                   credctl.audit.model, credctl.audit.service, credctl.aio):  # fmt: skip
         namespace.update(vars(module))
     namespace["Path"] = Path
     return namespace
@@ -313,12 +317,13 @@ def test_concurrent_calls_with_a_tiny_cache_do_not_race() -> None:
 
 
 def test_the_event_loop_runs_while_storage_is_busy() -> None:
-    gate = threading.Event()
+    gate, waiting = threading.Event(), threading.Event()
 
     class GatedStorage(MemoryStorage):
         """Reads wait for the gate, which only the event loop can open."""
 
         def snapshot(self) -> Any:
+            waiting.set()
             if not gate.wait(timeout=10):
                 raise AssertionError("the event loop was blocked while storage was busy")
             return super().snapshot()
@@ -329,8 +334,12 @@ def test_the_event_loop_runs_while_storage_is_busy() -> None:
     async def main() -> str:
         credential_id = await manager.create_credential("token", {"token": FAKE}, name="gated")
         gate.clear()
+        waiting.clear()
         task = asyncio.create_task(manager.get_credential(credential_id))
-        await asyncio.sleep(0.05)
+        deadline = time.monotonic() + 10
+        while not waiting.is_set():  # the loop keeps running while the read waits
+            assert time.monotonic() < deadline, "the read never reached storage"
+            await asyncio.sleep(0.001)
         assert not task.done()
         gate.set()  # possible only because the read waits in a worker thread
         return (await task).name

@@ -4,16 +4,20 @@ Each ``run:`` step (GitHub Actions) or ``script:`` list (GitLab CI) is executed 
 bash with errexit, in a folder holding the encrypted vault at ``ci/vault.credctl``
 and the CI key in ``CREDCTL_KEY``.  `curl` and `terraform` are small stand-ins on
 PATH that check they received the credentials (curl's header on stdin, never in
-its argv); install steps are skipped because the console script under test is
-already installed.
+its argv).  The credential steps run the console script under test; the install
+steps are run as written too, in a throw-away virtual environment, on a wheel
+built from this checkout and put in ``ci/`` as the README says.  Each job is
+also run with one credential missing, and must fail at that line.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import shutil
 import stat
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +26,8 @@ import yaml
 
 from tests.conftest import CHEAP_KDF, PASSPHRASE, RunCli
 
-README = Path(__file__).parent.parent / "README.md"
+REPO = Path(__file__).resolve().parent.parent
+README = REPO / "README.md"
 GH_TOKEN = "FAKE-ci-github-token"
 BOT_TOKEN = "FAKE-ci-deploy-bot-token"
 AWS_ID = "FAKE-ci-aws-key-id"
@@ -129,24 +134,35 @@ def parse_github_env(path: Path) -> dict[str, str]:
     return values
 
 
-def test_github_actions_example(ci_workspace: tuple[Path, dict[str, str]]) -> None:
-    workspace, base = ci_workspace
+def github_job(
+    workspace: Path, base: dict[str, str], *, install: bool = False
+) -> tuple[dict[str, str], list[tuple[str, subprocess.CompletedProcess[str]]]]:
+    """Run the GitHub job's `run:` steps in order until one fails: (env, results)."""
     job = ci_examples()["github"]["jobs"]["deploy"]
     env = dict(base)
     for name, value in job["env"].items():
         env[name] = base["CREDCTL_KEY"] if "secrets.CREDCTL_KEY" in str(value) else str(value)
     github_env = workspace.parent / "github_env"
-    ran = 0
+    results = []
     for step in job["steps"]:
-        if "run" not in step or "pip install" in step["run"]:
+        if "run" not in step or ("pip install" in step["run"] and not install):
             continue
         done = bash(step["run"], workspace, {**env, "GITHUB_ENV": str(github_env)})
-        assert done.returncode == 0, (step.get("name"), done.stdout, done.stderr)
+        results.append((str(step.get("name")), done))
+        if done.returncode != 0:
+            break
+        env.update(parse_github_env(github_env))
+    return env, results
+
+
+def test_github_actions_example(ci_workspace: tuple[Path, dict[str, str]]) -> None:
+    workspace, base = ci_workspace
+    env, results = github_job(workspace, base)
+    for name, done in results:
+        assert done.returncode == 0, (name, done.stdout, done.stderr)
         for secret in (GH_TOKEN, BOT_TOKEN, AWS_ID, AWS_SECRET):
             assert secret not in done.stdout + done.stderr
-        env.update(parse_github_env(github_env))
-        ran += 1
-    assert ran == 2
+    assert len(results) == 2
     assert Path(base["CALLS"]).read_text().split() == ["curl-ok", "terraform-ok"]
     assert env["DEPLOY_BOT_TOKEN"] == BOT_TOKEN
 
@@ -161,6 +177,102 @@ def test_gitlab_ci_example(ci_workspace: tuple[Path, dict[str, str]]) -> None:
     assert Path(base["CALLS"]).read_text().split() == ["curl-ok", "terraform-ok"]
     for secret in (GH_TOKEN, BOT_TOKEN, AWS_ID):
         assert secret not in done.stdout + done.stderr
+
+
+def delete_credential(run_cli: RunCli, workspace: Path, name: str) -> None:
+    vault = workspace / "ci" / "vault.credctl"
+    done = run_cli("delete", name, "--yes", env={"CREDCTL_PASSPHRASE": PASSPHRASE}, vault=vault)
+    assert done.returncode == 0, done.stderr
+
+
+# Each credential the jobs use, and the stand-in call that must not happen once its
+# line failed (curl and terraform log their calls; nothing runs after terraform).
+MISSING = [("github", "curl-ok"), ("deploy_bot", "terraform-ok"), ("aws_prod", "terraform-ok")]
+
+
+@pytest.mark.parametrize(("missing", "not_called"), MISSING)
+def test_github_job_fails_when_a_credential_is_missing(
+    ci_workspace: tuple[Path, dict[str, str]], run_cli: RunCli, missing: str, not_called: str
+) -> None:
+    """Under the runner's bash -eo pipefail, the failing credctl line fails the step."""
+    workspace, base = ci_workspace
+    delete_credential(run_cli, workspace, missing)
+    _env, results = github_job(workspace, base)
+    name, done = results[-1]
+    assert name == "Deploy", [n for n, _ in results]
+    assert done.returncode != 0, done.stderr
+    assert f"no credential {missing!r}" in done.stderr
+    calls = Path(base["CALLS"]).read_text().split() if Path(base["CALLS"]).exists() else []
+    assert not_called not in calls
+
+
+@pytest.mark.parametrize(("missing", "not_called"), MISSING)
+def test_gitlab_job_fails_when_a_credential_is_missing(
+    ci_workspace: tuple[Path, dict[str, str]], run_cli: RunCli, missing: str, not_called: str
+) -> None:
+    """GitLab runs the script with set -eo pipefail: credctl's exit 3 must end the job."""
+    workspace, base = ci_workspace
+    delete_credential(run_cli, workspace, missing)
+    job = ci_examples()["gitlab"]["deploy"]
+    env = {**base, **{k: str(v) for k, v in job["variables"].items()}}
+    done = bash("\n".join(job["script"]), workspace, env)
+    assert done.returncode != 0, done.stderr
+    assert f"no credential {missing!r}" in done.stderr
+    calls = Path(base["CALLS"]).read_text().split() if Path(base["CALLS"]).exists() else []
+    assert not_called not in calls
+
+
+@pytest.fixture(scope="module")
+def built_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The wheel the README tells users to build: pip wheel --no-deps of this checkout."""
+    out = tmp_path_factory.mktemp("wheel")
+    source = tmp_path_factory.mktemp("source") / "credctl"
+    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(
+        ".git", "build", "*.egg-info", "node_modules", ".*_cache", "__pycache__"))  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps",
+         "--quiet", "-w", str(out), str(source)],
+        capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    (wheel,) = out.glob("credctl-*.whl")
+    return wheel
+
+
+@pytest.mark.parametrize("system", ["github", "gitlab"])
+def test_the_install_step_installs_the_committed_wheel(
+    built_wheel: Path, tmp_path: Path, system: str
+) -> None:
+    """The README's install line, as written, in a fresh virtual environment."""
+    if system == "github":
+        steps = ci_examples()["github"]["jobs"]["deploy"]["steps"]
+        (line,) = [step["run"] for step in steps if "pip install" in step.get("run", "")]
+    else:
+        (line,) = ci_examples()["gitlab"]["deploy"]["before_script"]
+    workspace = tmp_path / "checkout"
+    (workspace / "ci").mkdir(parents=True)
+    shutil.copy(built_wheel, workspace / "ci")
+    venv = tmp_path / "venv"  # stands for setup-python (GitHub) or the python image (GitLab)
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CREDCTL_", "VIRTUAL_ENV"))}
+    env["PATH"] = f"{venv / 'bin'}{os.pathsep}/usr/bin:/bin"
+    done = bash(line, workspace, env)
+    assert done.returncode == 0, done.stderr
+    version = bash("credctl --version && command -v credctl", workspace, env)
+    assert version.returncode == 0, version.stderr
+    assert version.stdout.splitlines()[1] == str(venv / "bin" / "credctl")
+
+
+def test_the_ci_examples_never_hide_a_credctl_failure() -> None:
+    """No `eval "$(credctl …)"` and no `export X="$(credctl …)"`: both succeed when it fails."""
+    examples = ci_examples()
+    lines = [
+        *(step.get("run", "") for step in examples["github"]["jobs"]["deploy"]["steps"]),
+        *examples["gitlab"]["deploy"]["script"],
+    ]
+    for text in lines:
+        for line in str(text).splitlines():
+            assert not re.search(r"(eval|export|local|readonly)\b[^#]*\$\(credctl", line), line
 
 
 def test_readme_never_puts_a_token_on_a_command_line() -> None:

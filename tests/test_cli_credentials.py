@@ -20,7 +20,14 @@ import pytest
 
 from credctl.dotenv_file import parse_dotenv
 from credctl.errors import InvalidInput
-from tests.conftest import PASSPHRASE, RunCli, assert_no_traceback, credctl_command
+from tests.conftest import (
+    PASSPHRASE,
+    RunCli,
+    assert_no_traceback,
+    credctl_command,
+    echo_is_off,
+    wait_until,
+)
 
 PASS_ENV = {"CREDCTL_PASSPHRASE": PASSPHRASE}
 BACKUP_PASSPHRASE = "backup passphrase (fake)"
@@ -818,7 +825,8 @@ DOTENV_CASES = [
 
 @pytest.mark.parametrize("text", DOTENV_CASES)
 def test_dotenv_parser_agrees_with_python_dotenv(text: str) -> None:
-    dotenv_parser = pytest.importorskip("dotenv.parser")
+    from dotenv import parser as dotenv_parser  # a dev dependency: never skipped
+
     theirs = list(dotenv_parser.parse_stream(io.StringIO(text)))
     if any(binding.error for binding in theirs):
         with pytest.raises(InvalidInput):
@@ -1073,7 +1081,8 @@ def run_on_terminal(
     try:
         while time.monotonic() < deadline:
             if pending and pending[0][0].encode() in since_answer:
-                time.sleep(0.3)  # let the program turn echo off before answering
+                if "hidden" in pending[0][0]:  # getpass turns echo off before it prompts
+                    wait_until(lambda: echo_is_off(fd), "the hidden prompt to turn echo off")
                 os.write(fd, pending.pop(0)[1].encode() + b"\r")
                 since_answer = b""
                 continue

@@ -164,7 +164,9 @@ def test_session_cannot_start_a_session(run_cli: RunCli, initialized_vault: Path
 
 def test_session_expires(run_cli: RunCli, initialized_vault: Path) -> None:
     session = session_from(run_cli, PASS_ENV, "--ttl", "1s")
-    time.sleep(1.2)
+    # Issued before now, it expires at int(issue time) + 1 s: by `expired_by` at the latest.
+    expired_by = time.time() + 1
+    time.sleep(max(0.0, expired_by - time.time()))
     result = run_cli("list", env={"CREDCTL_SESSION": session})
     assert result.returncode == 4
     assert "expired" in result.stderr

@@ -98,7 +98,10 @@ def assert_fully_valid(path: Path, ci_key: str) -> OpenVault:
 
 def _wait_for_go(control: Path, role: str) -> None:
     (control / f"ready-{role}").touch()
+    deadline = time.monotonic() + 300
     while not (control / "go").exists():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{role}: no go signal within 300 s")
         time.sleep(0.005)
 
 

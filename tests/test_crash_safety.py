@@ -172,8 +172,8 @@ def install_tracing(target: str, occurrence: int) -> Callable[[str], None]:
 
     vault_file.os = TracedOs()  # type: ignore[assignment]
     vault_file.read_regular_file = traced_read
-    cls._keep_backup = before("backup", cls._keep_backup)  # type: ignore[method-assign]
-    cls._prune_backups = before("prune", cls._prune_backups)  # type: ignore[method-assign]
+    cls.keep_backup = before("backup", cls.keep_backup)  # type: ignore[method-assign]
+    cls.prune_backups = before("prune", cls.prune_backups)  # type: ignore[method-assign]
     cls.write_anchor = before("anchor", cls.write_anchor)  # type: ignore[method-assign]
     return mark
 

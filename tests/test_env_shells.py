@@ -40,8 +40,10 @@ from hypothesis import strategies as st
 
 from credctl.errors import InvalidInput
 from credctl.shell import FORMATS, render
+from tests.conftest import credctl_command
 from tests.dotenv_support import assert_read_back, dotenv_can_hold
 from tests.env_support import SessionVault
+from tests.peers import which_peer
 
 # -- values ---------------------------------------------------------------------------
 
@@ -105,21 +107,12 @@ SHELLS = {"bash": ("bash", "bash"), "dash": ("sh", "dash"), "zsh": ("zsh", "zsh"
 
 
 def require(program: str) -> str:
-    """The path of `program`, or a loud skip naming the package to install."""
-    found = shutil.which(program)
-    if found is None:
-        package = SHELLS[program][1] if program in SHELLS else program
-        pytest.skip(
-            f"NOT TESTED: {program} is not installed; `apt-get install {package}` "
-            "(scripts/test installs it on Debian)"
-        )
-    return found
+    """The path of `program`, or a loud skip (a failure in CI) naming the package."""
+    return which_peer(program, SHELLS[program][1] if program in SHELLS else program)
 
 
 def credctl_path() -> str:
-    found = shutil.which("credctl")
-    assert found, "the credctl console script must be installed (pip install -e .)"
-    return found
+    return credctl_command()[0]
 
 
 @pytest.fixture(scope="module")
@@ -468,12 +461,9 @@ def test_hostile_and_long_values_in_every_format(vault: SessionVault, stored: St
 
 def test_values_in_pwsh(vault: SessionVault, stored: Stored, tmp_path: Path) -> None:
     """PowerShell itself, where it is installed (not a Debian package)."""
-    pwsh = shutil.which("pwsh")
-    if pwsh is None:
-        pytest.skip(
-            "NOT TESTED: pwsh is not installed (PowerShell is no Debian package); "
-            "the output is checked against a model of its quoting instead"
-        )
+    # Not a Debian package: missing, it skips loudly even in CI; the output is then
+    # checked only against the model of PowerShell's quoting above.
+    pwsh = which_peer("pwsh")
     batch = stored.batch(FIXED_VALUES)
     prints = "\n".join(
         f"[IO.File]::WriteAllText('{tmp_path}/{index}', $env:{variable})"

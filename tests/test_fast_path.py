@@ -96,7 +96,7 @@ def test_constant_time_compare_is_the_stdlib_one() -> None:
 
     from credctl.vault import crypto
 
-    assert crypto._compare_digest is _operator._compare_digest
+    assert crypto.constant_time_compare is _operator._compare_digest
     assert "_compare_digest" in Path(hmac.__file__).read_text()
     assert crypto.checks_equal(b"same", b"same")
     assert not crypto.checks_equal(b"same", b"diff")

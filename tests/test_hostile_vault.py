@@ -62,7 +62,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import CHEAP_KDF, PASSPHRASE, RunCli, credctl_command
 
 from credctl.errors import VaultCorruptError
 from credctl.vault import EnvironmentUnlocker, Vault
@@ -82,6 +81,7 @@ from credctl.vault.format import (
 )
 from credctl.vault.keys import CI_KEY_PREFIX
 from credctl.vault.store import seal_vault
+from tests.conftest import CHEAP_KDF, PASSPHRASE, RunCli, credctl_command
 
 VAULT_NAME = "vault.credctl"
 READ = ("unlock", "--ttl", "1m")
@@ -1228,6 +1228,7 @@ def test_wrong_passphrase_env(hostile: Hostile) -> None:
 def test_wrong_passphrase_file(hostile: Hostile, tmp_path: Path) -> None:
     secret_file = tmp_path / "passphrase.txt"
     secret_file.write_text("not the passphrase at all\n")
+    secret_file.chmod(0o600)  # a readable one is warned about, which is not this test's point
     wrong = {"x": {"CREDCTL_PASSPHRASE_FILE": str(secret_file)}}
     hostile.check(hostile.prepared.data, 5, combos=TWO, sources=wrong)
 

@@ -20,7 +20,7 @@ import pytest
 from credctl.errors import VaultCorruptError
 from credctl.vault import keys
 from credctl.vault.format import SlotType, parse_file
-from credctl.vault.store import decrypt_body
+from credctl.vault.store import decrypt_body, export_copy
 from tests.conftest import CHEAP_KDF, PASSPHRASE, RunCli, assert_no_traceback
 
 PASS_ENV = {"CREDCTL_PASSPHRASE": PASSPHRASE}
@@ -414,7 +414,7 @@ def test_session_cannot_start_a_keyring_entry(
     assert not (sidecar(initialized_vault) / "keyring").exists()
 
 
-# -- the core: `OpenVault.export_copy` (what `credctl export` does) --------------------
+# -- the core: `credctl.vault.store.export_copy` (what `credctl export` does) --------------------
 
 
 def test_export_copy_writes_a_standalone_vault(run_cli: RunCli, vault_path: Path) -> None:
@@ -428,7 +428,7 @@ def test_export_copy_writes_a_standalone_vault(run_cli: RunCli, vault_path: Path
     source = Vault(vault_path).open(EnvironmentUnlocker(env=PASS_ENV))
     target = vault_path.parent / "backup.credctl"
     cheap = KdfParams(19 * 1024, 2, 1)
-    assert source.export_copy(target, NEW_PASSPHRASE.encode(), cheap) == 1
+    assert export_copy(source, target, NEW_PASSPHRASE.encode(), cheap) == 1
     copy = Vault(target).open(EnvironmentUnlocker(env={"CREDCTL_PASSPHRASE": NEW_PASSPHRASE}))
     assert copy.vault_id != source.vault_id
     assert copy.data_key != source.data_key
@@ -439,7 +439,7 @@ def test_export_copy_writes_a_standalone_vault(run_cli: RunCli, vault_path: Path
     assert Vault(target).file.backups() == []
     before = target.read_bytes()
     with pytest.raises(VaultExistsError):
-        source.export_copy(target, NEW_PASSPHRASE.encode(), cheap)
+        export_copy(source, target, NEW_PASSPHRASE.encode(), cheap)
     assert target.read_bytes() == before
     token = run_cli("get-token", "late", env={"CREDCTL_PASSPHRASE": NEW_PASSPHRASE}, vault=target)
     assert token.stdout.strip() == LATE_SECRET

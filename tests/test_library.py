@@ -1151,6 +1151,7 @@ EXPECTED_EXIT_CODES: dict[str, int] = {
     "NoRefreshToken": 7,  # no refresh token
     "RotationFailed": 1,  # not listed: internal
     "RotationInProgress": 8,  # conflict: rotation in progress
+    "CredentialInUse": 8,  # conflict: workflows are linked to it (SPEC §6 409)
     "StorageError": 1,  # not listed: internal
     "EncryptionError": 6,  # corrupted or tampered with
     "InteractionRequired": 4,  # a person must act and there is no terminal
@@ -1169,7 +1170,10 @@ EXPECTED_EXIT_CODES: dict[str, int] = {
     "VaultNotFoundError": 3,  # not found
     "VaultExistsError": 8,  # init over an existing vault: 8 (§12)
     "VaultBusyError": 8,  # vault busy past the lock timeout
+    "KdfMemoryError": 1,  # Argon2id could not get its memory
     "KeyringUnavailableError": 4,  # no unlock source available
+    "AuditUnavailableError": 1,  # the audit entry cannot be written: a storage failure
+    "AuditTamperedError": 6,  # the audit trail was tampered with
 }
 
 
@@ -1177,7 +1181,9 @@ def error_classes() -> dict[str, type[CredentialError]]:
     return {
         name: value
         for name, value in vars(credctl.errors).items()
-        if isinstance(value, type) and issubclass(value, CredentialError)
+        if isinstance(value, type)
+        and issubclass(value, CredentialError)
+        and not name.startswith("_")  # private bases that carry a payload, never raised
     }
 
 

@@ -629,6 +629,7 @@ def _get(port: int, path: str) -> tuple[int, str]:
     return response.status, response.read().decode()
 
 
+@pytest.mark.loopback
 def test_listener_binds_loopback_on_an_ephemeral_port(
     listener: tuple[LoopbackListener, list[str]],
 ) -> None:
@@ -637,6 +638,7 @@ def test_listener_binds_loopback_on_an_ephemeral_port(
     assert server.port > 0
 
 
+@pytest.mark.loopback
 def test_listener_refuses_other_paths_and_wrong_states(
     listener: tuple[LoopbackListener, list[str]],
 ) -> None:
@@ -651,6 +653,7 @@ def test_listener_refuses_other_paths_and_wrong_states(
         server.wait(0.2)
 
 
+@pytest.mark.loopback
 def test_listener_hands_over_the_callback_and_answers_after_the_exchange(
     listener: tuple[LoopbackListener, list[str]],
 ) -> None:

@@ -1,5 +1,6 @@
 """Secrets never leak: not on stdout or stderr of commands that do not print secrets,
-not in any error message, not in the usage journal, not in plaintext in the vault folder.
+not in any error message, not in the audit trail (sealed or decrypted) nor in its
+exports (JSON, CSV, PDF), not in plaintext in the vault folder.
 
 Every secret here is a recognisable fake (``FAKE-SECRET-<label>-<random>``), so a
 leak anywhere is a plain substring match.
@@ -326,16 +327,36 @@ def test_no_secret_leaks_anywhere(
     leaks = [(where, fake.found_in(text)) for where, text in rec.checked if fake.found_in(text)]
     assert leaks == []
 
-    # Not in the usage journal, which did record the reads.
-    journal = initialized_vault.with_name(initialized_vault.name + ".d") / "usage.jsonl"
-    raw = journal.read_bytes()
-    assert raw.count(b"\n") >= 6
-    assert fake.found_in(raw) == []
+    # A secret pasted where a name goes is refused, and the trail does not keep it.
+    pasted = fake.new("pasted_as_name") + ".x"
+    assert run_cli("create", "token", pasted, "--field", "token=@-", input=fake.new("p"),
+                   env=PASS_ENV).returncode == 9  # fmt: skip
+    fake.derived("pasted_as_name", pasted)
+
+    # Not in the audit trail, which did record the reads: decrypted, nor in any export.
+    listed = run_cli("audit", "list", "--json", env=PASS_ENV)
+    assert listed.returncode == 0, listed.stderr
+    trail = json.loads(listed.stdout)
+    assert sum(e["action"] == "get_token" for e in trail) >= 6
+    assert any(e["action"] == "create" and e["outcome"] == "error" for e in trail)
+    assert fake.found_in(listed.stdout) == []
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    for kind in ("json", "csv", "pdf"):
+        out = reports / f"audit.{kind}"
+        result = run_cli("audit", "export", "--format", kind, "-o", str(out), env=PASS_ENV)
+        assert result.returncode == 0, result.stderr
+        assert fake.found_in(result.stderr) == []
+        assert fake.found_in(out.read_bytes()) == [], kind
+    import pypdf
+
+    text = "".join(page.extract_text() for page in pypdf.PdfReader(reports / "audit.pdf").pages)
+    assert "get_token" in text and fake.found_in(text) == []
 
     # Not in plaintext anywhere in the vault's folder (vault, backups, sidecar) or the export.
     checked = 0
-    for folder in (initialized_vault.parent, tmp_path / "backups"):
+    for folder in (initialized_vault.parent, tmp_path / "backups", tmp_path / "reports"):
         for path in files_under(folder):
             assert fake.found_in(path.read_bytes()) == [], path
             checked += 1
-    assert checked >= 4
+    assert checked >= 7

@@ -11,13 +11,21 @@ import termios
 import time
 from pathlib import Path
 
-from tests.conftest import CHEAP_KDF, credctl_command
+from tests.conftest import CHEAP_KDF, credctl_command, echo_is_off
 
 
 def _become_terminal_owner() -> None:
     # getpass talks to /dev/tty: the pty must be the child's controlling terminal.
     os.setsid()
     fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+
+def prompt_is_up(controller: int) -> bool:
+    """A hidden prompt has turned echo off (False once the terminal is gone)."""
+    try:
+        return echo_is_off(controller)
+    except OSError:
+        return False
 
 
 def run_on_terminal(args: list[str], answers: list[str], env: dict[str, str],
@@ -30,10 +38,12 @@ def run_on_terminal(args: list[str], answers: list[str], env: dict[str, str],
     )  # fmt: skip
     os.close(terminal)
     seen = b""
+    since_answer = b""
+    answered = False  # an answer is out and its prompt has not ended yet
     pending = list(answers)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        ready, _, _ = select.select([controller], [], [], 0.2)
+        ready, _, _ = select.select([controller], [], [], 0.05)
         if ready:
             try:
                 chunk = os.read(controller, 4096)
@@ -42,12 +52,20 @@ def run_on_terminal(args: list[str], answers: list[str], env: dict[str, str],
             if not chunk:
                 break
             seen += chunk
-            if pending and seen.rstrip().endswith(b":"):
-                time.sleep(0.3)  # let getpass finish switching echo off (it flushes input)
-                os.write(controller, pending.pop(0).encode() + b"\n")
-                seen += b"\n"
+            since_answer += chunk
         elif process.poll() is not None:
             break
+        # getpass turns echo off (flushing typed input) before it prompts, and prints
+        # a newline once it has read the answer and turned echo back on (flushing
+        # again): answer a prompt that is up, and only after the last one has ended.
+        if answered and b"\n" in since_answer:
+            answered = False
+        if (pending and not answered and since_answer.rstrip().endswith(b":")
+                and prompt_is_up(controller)):  # fmt: skip
+            os.write(controller, pending.pop(0).encode() + b"\n")
+            seen += b"\n"
+            since_answer = b""
+            answered = True
     try:
         code = process.wait(timeout=10)
     except subprocess.TimeoutExpired:

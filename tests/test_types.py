@@ -526,15 +526,14 @@ def plugins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[EntryPoint]
     module = f"credctl_demo_{tmp_path.name.replace('-', '_')}"
     (tmp_path / f"{module}.py").write_text(textwrap.dedent(PLUGIN))
     monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setattr(registry, "_plugins", {})
     points = [
         EntryPoint("demo", f"{module}:DemoType", "credctl.types"),
         EntryPoint("broken", f"{module}:Missing", "credctl.types"),
         EntryPoint("mismatch", f"{module}:Misnamed", "credctl.types"),
         EntryPoint("token", f"{module}:DemoType", "credctl.types"),
     ]
-    monkeypatch.setattr(registry, "_entry_points", lambda: points)
-    yield points
+    with registry.testonly_entry_points(lambda: points):
+        yield points
     sys.modules.pop(module, None)
 
 
@@ -552,13 +551,20 @@ def test_bad_plugin_is_unsupported(plugins: list[EntryPoint], name: str) -> None
         get_type(name)
 
 
-def test_builtin_wins_and_never_reads_entry_points(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_builtin_wins_and_never_reads_entry_points() -> None:
     def fail() -> list[EntryPoint]:
         raise AssertionError("entry points read for a built-in type")
 
-    monkeypatch.setattr(registry, "_entry_points", fail)
-    assert get_type("token").name == "token"
-    assert type(get_type("token")).__name__ == "TokenType"
+    with registry.testonly_entry_points(fail):
+        assert get_type("token").name == "token"
+        assert type(get_type("token")).__name__ == "TokenType"
+
+
+def test_entry_point_seam_restores_the_installed_plugins(plugins: list[EntryPoint]) -> None:
+    assert get_type("demo").name == "demo"
+    with registry.testonly_entry_points(list), pytest.raises(UnsupportedType):
+        get_type("demo")  # neither read from `list` nor left loaded from before
+    assert get_type("demo").name == "demo"
 
 
 # -- names -------------------------------------------------------------------------------

@@ -18,7 +18,6 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
-from conftest import RunCli, assert_no_traceback
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -45,6 +44,7 @@ from credctl.vault.format import (
     parse_file,
 )
 from credctl.vault.store import Vault, decrypt_body
+from tests.conftest import RunCli, assert_no_traceback
 
 VECTORS = Path(__file__).parent / "vectors"
 FORMAT_DOC = Path(__file__).parents[1] / "docs" / "FORMAT.md"

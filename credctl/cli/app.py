@@ -24,7 +24,7 @@ import typer
 # typer 0.29 vendors click, and its usage-error classes are only reachable here
 # (pyproject pins typer to 0.29.x for that reason).
 from typer._click import exceptions as click_exceptions
-from typer.core import TyperCommand, TyperGroup
+from typer.core import TyperCommand, TyperGroup, TyperOption
 
 from credctl._version import __version__
 from credctl.cli import spec_commands
@@ -66,7 +66,7 @@ COMMANDS: dict[str, LazyCommand | CommandSpec] = {
     ),
     "list": LazyCommand(
         "credctl.cli.credential_commands:list_command",
-        "List credentials: a table, or a JSON array with --json.  Never secrets.",
+        "List credentials: a table on a terminal, tab-separated lines in a pipe.  Never secrets.",
     ),
     "show": LazyCommand(
         "credctl.cli.credential_commands:show_command",
@@ -133,7 +133,63 @@ COMMANDS: dict[str, LazyCommand | CommandSpec] = {
         "credctl.cli.rotation_commands:rollback_command",
         "Make an older version current again, as a new version (history only grows).",
     ),
+    "audit": LazyCommand(
+        "credctl.cli.audit_commands:audit_app",
+        "The audit trail: who read or changed which credential, when, from where.",
+    ),
+    "serve": LazyCommand(
+        "credctl.cli.serve_commands:register",
+        "Serve the Credentials REST API for workflow engines until SIGTERM.",
+    ),
+    "completion": LazyCommand(
+        "credctl.cli.completion:completion_command",
+        "Print the shell completion script for bash, zsh or fish.",
+    ),
 }
+
+#: Words people type from other tools' habits, and the command they mean.
+ALIASES = {
+    "add": "create", "new": "create", "rm": "delete", "remove": "delete", "del": "delete",
+    "get": "get-token", "token": "get-token", "ls": "list", "cat": "show", "info": "show",
+    "view": "show", "edit": "update", "set": "update", "login": "oauth login",
+    "signin": "unlock", "logout": "lock", "signout": "lock", "backup": "export",
+    "restore": "import", "check": "doctor", "status": "doctor", "version": "--version",
+    "completions": "completion",
+}  # fmt: skip
+
+
+def suggest_command(word: str) -> str | None:
+    """The command `word` most likely meant, or None when nothing is close.
+
+    Known habits first (``rm`` → delete), then a unique command that starts with
+    `word`, then a typo: one edit away for short words, two for longer ones
+    (transpositions count as one, as in ``lsit``).  A plain similarity ratio
+    would also offer ``create`` for ``rotate``, a different word, not a typo.
+    """
+    if word in ALIASES:
+        return ALIASES[word]
+    starting = [name for name in COMMANDS if name.startswith(word)]
+    if len(word) >= 2 and len(starting) == 1:
+        return starting[0]
+    budget = 1 if len(word) <= 4 else 2
+    close = sorted((_distance(word, name), name) for name in COMMANDS)
+    if close and close[0][0] <= budget and (len(close) == 1 or close[1][0] > close[0][0]):
+        return close[0][1]
+    return None
+
+
+def _distance(a: str, b: str) -> int:
+    """Edit distance counting a swap of neighbours as one edit (optimal string alignment)."""
+    rows = [list(range(len(b) + 1))]
+    for i in range(1, len(a) + 1):
+        row = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            cost = 0 if a[i - 1] == b[j - 1] else 1
+            row[j] = min(rows[i - 1][j] + 1, row[j - 1] + 1, rows[i - 1][j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                row[j] = min(row[j], rows[i - 2][j - 2] + 1)
+        rows.append(row)
+    return rows[-1][-1]
 
 
 def load_command(name: str) -> Any:
@@ -215,6 +271,25 @@ class LazyGroup(TyperGroup):
         finally:
             self.summaries_only = False
 
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        name = args[0] if args else ""
+        if (
+            name
+            and not name.startswith("-")
+            and name not in COMMANDS
+            and name not in self.commands
+            and not ctx.resilient_parsing
+        ):
+            from credctl.errors import UsageError
+            from credctl.text import quoted
+
+            suggestion = suggest_command(name)
+            message = f"no command {quoted(name)}"
+            if suggestion is not None:
+                message += f" (did you mean `credctl {suggestion}`?)"
+            raise UsageError(message, hint="see 'credctl --help' for the commands")
+        return super().resolve_command(ctx, args)
+
     def format_help(self, ctx: Any, formatter: Any) -> None:
         with self.summaries():
             super().format_help(ctx, formatter)
@@ -239,6 +314,15 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
     add_completion=True,
 )
+
+
+def _flag_type(option: TyperOption, ctx: Any) -> str | None:
+    """No ``<bool>`` beside a flag in help: a flag takes no value to describe."""
+    return None if option.is_flag else _option_type(option, ctx)
+
+
+_option_type = TyperOption.display_type_rich
+TyperOption.display_type_rich = _flag_type  # type: ignore[method-assign,assignment]
 
 
 def _version(value: bool) -> None:

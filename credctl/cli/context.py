@@ -36,6 +36,9 @@ class CliContext:
         if stdin_is_tty is None:
             stdin_is_tty = bool(sys.stdin) and sys.stdin.isatty()
         self.stdin_is_tty = stdin_is_tty
+        #: What reads stdin as data (``--field key=@-``), set by the command before it
+        #: unlocks: the passphrase is then asked on the controlling terminal, if any.
+        self.stdin_taken: str | None = None
 
     def vault(self) -> Vault:
         """The vault the global options point at."""
@@ -54,8 +57,15 @@ class CliContext:
 
     def unlocker(self, *, passphrase_only: bool = False) -> EnvironmentUnlocker:
         """The standard unlock sources, with a prompt only on a terminal."""
+        taken = None if self.stdin_is_tty else self.stdin_taken
+        prompt = terminal_prompt() if self.stdin_is_tty else terminal_prompt(stdin_taken=taken)
         return EnvironmentUnlocker(
-            env=os.environ,
-            prompt=terminal_prompt() if self.stdin_is_tty else None,
-            passphrase_only=passphrase_only,
-        )
+            env=os.environ, prompt=prompt, passphrase_only=passphrase_only, stdin_taken=taken,
+            warn=_warn,
+        )  # fmt: skip
+
+
+def _warn(text: str) -> None:
+    from credctl.cli.output import warn
+
+    warn(text)

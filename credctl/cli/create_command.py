@@ -6,7 +6,7 @@ from typing import Any
 
 from credctl.cli import output
 from credctl.cli.context import CliContext
-from credctl.cli.secret_input import InputContext, collect_data, parse_metadata
+from credctl.cli.secret_input import InputContext, collect_data, parse_metadata, stdin_reader
 from credctl.cli.spec import CreateRequest
 from credctl.errors import DuplicateCredential, NotFound
 from credctl.types import get_type, validate_name
@@ -20,6 +20,7 @@ def run_create(cli: CliContext, request: CreateRequest) -> int:
     validate_name(name)
     metadata = parse_metadata(request.meta)
     idempotency_key = request.idempotency_key
+    cli.stdin_taken = stdin_reader(request.field, request.data_file)
     manager = cli.manager()
     # Unlock and check the name before asking for any secret: nobody should type a
     # secret only to learn that the vault is locked or the name taken.

@@ -17,15 +17,13 @@ from credctl.cli import output
 from credctl.cli.context import CliContext
 from credctl.cli.options import JsonOption, RefArgument
 from credctl.cli.tables import print_table, printable
+from credctl.errors import UsageError
 from credctl.model import to_rfc3339
-from credctl.types import get_type
+from credctl.types import BUILTIN_TYPE_NAMES, get_type
 
 if TYPE_CHECKING:
     from credctl.model import Credential
     from credctl.rotation.due import RotationStatus
-
-# Help lists the built-in types by name so that building it never scans plugins.
-BUILTIN_TYPES = ("api_key", "token", "basic_auth", "oauth2", "smtp", "custom")
 
 
 def register(app: typer.Typer) -> None:
@@ -42,7 +40,7 @@ def register(app: typer.Typer) -> None:
 def types_epilog() -> str:
     """The built-in types and their fields (``*`` marks secret fields) for `create --help`."""
     lines = ["Types and their fields (* secret, ! required):", ""]
-    for name in BUILTIN_TYPES:
+    for name in BUILTIN_TYPE_NAMES:
         kind = get_type(name)
         if name == "custom":
             described = "any fields* (strings, numbers, booleans), token_field"
@@ -53,6 +51,10 @@ def types_epilog() -> str:
             )
         lines.append(f"  {name}: {described}")
     return "\n".join(lines)
+
+
+LIST_FORMATS = ("table", "tsv", "json")
+LIST_COLUMNS = ("id", "name", "type", "tags", "description", "updated")
 
 
 def list_command(
@@ -71,9 +73,23 @@ def list_command(
             show_default=False,
         ),
     ] = None,
-    as_json: JsonOption = False,
+    list_format: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            metavar="FORMAT",
+            help="table (the default on a terminal), tsv (the default otherwise) or json.",
+            show_default=False,
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Same as --format json.")] = False,
 ) -> None:
-    """List credentials: a table, or a JSON array with --json.  Never secrets.
+    """List credentials: a table on a terminal, tab-separated lines in a pipe.  Never secrets.
+
+    Off a terminal (a pipe, a file) each credential is one line of tab-separated
+    columns, without a header or decoration: id, name, type, tags (comma-separated),
+    description, updated.  Tabs, newlines and control characters inside a value
+    are written as \\t, \\n, \\x1b ….
 
     Examples:
 
@@ -81,17 +97,32 @@ def list_command(
 
       credctl list --type oauth2 --tag prod
 
+      credctl list | cut -f2
+
       credctl list --json | jq -r '.[].name'
 
     The JSON objects have id, name, credential_type, description, tags,
-    metadata, owner, created_at, updated_at, version and, for oauth2,
-    token_expiry.
+    metadata, owner, created_at, updated_at, version, fields (names only) and,
+    for oauth2, token_expiry.
     """
+    import sys
+
     cli: CliContext = ctx.obj
+    if list_format is not None and list_format not in LIST_FORMATS:
+        raise UsageError(
+            f"invalid value for --format: choose from {', '.join(LIST_FORMATS)}",
+            hint="see 'credctl list --help'",
+        )
+    if as_json:
+        if list_format not in (None, "json"):
+            raise UsageError(f"--json and --format {list_format} contradict each other")
+        list_format = "json"
+    if list_format is None:
+        list_format = "table" if sys.stdout.isatty() else "tsv"
     if credential_type is not None:
         credential_type = get_type(credential_type).name
     found = cli.manager().list_credentials(credential_type=credential_type, tag=tag)
-    if as_json:
+    if list_format == "json":
         output.data_json([credential.to_json() for credential in found])
         return
     if not found:
@@ -103,9 +134,15 @@ def list_command(
             quiet=cli.quiet,
         )
         return
+    if list_format == "tsv":
+        for c in found:
+            cells = (str(c.id), c.name, c.credential_type, ",".join(c.tags), c.description,
+                     to_rfc3339(c.updated_at))  # fmt: skip
+            output.data("\t".join(printable(cell) for cell in cells))
+        return
     print_table(
         cli,
-        ("id", "name", "type", "tags", "description", "updated"),
+        LIST_COLUMNS,
         [
             (
                 str(c.id),
@@ -188,4 +225,17 @@ def describe(credential: Credential) -> list[tuple[str, str]]:
     if credential.credential_type == "oauth2":
         expiry = credential.token_expiry
         lines.append(("token expiry", to_rfc3339(expiry) if expiry else "-"))
+    lines.append(("fields", field_names(credential)))
     return lines
+
+
+def field_names(credential: Credential) -> str:
+    """The data's field names, secret ones marked (never a value): ``key (secret), param_name``."""
+    from credctl.cli.secret_input import field_role
+
+    kind = get_type(credential.credential_type)
+    names = [
+        name + (" (secret)" if field_role(kind, name) == "secret" else "")
+        for name in credential.fields
+    ]
+    return ", ".join(names) or "-"

@@ -1,4 +1,9 @@
-"""`credctl doctor`: healthy / degraded / unhealthy, exit 0 / 1 / 2."""
+"""`credctl doctor`: healthy / degraded / unhealthy, exit 0 / 1 / 2.
+
+Those three codes mean only that: an unexpected failure while checking is
+reported as an unhealthy finding (exit 2, report printed) instead of credctl's
+usual internal error (exit 1), so a script never reads a crash as "degraded".
+"""
 
 from __future__ import annotations
 
@@ -27,6 +32,13 @@ def register(app: typer.Typer) -> None:
 def doctor_command(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="JSON object for scripts.")] = False,
+    ask: Annotated[
+        bool,
+        typer.Option(
+            "--unlock",
+            help="Ask for the passphrase on the terminal to check the contents too.",
+        ),
+    ] = False,
 ) -> int:
     """Check the vault's health: permissions, format, KDF, keys, backups, lock, keyring.
 
@@ -34,15 +46,36 @@ def doctor_command(
     anything: a folder others can write to, a link, special file or another
     user's file where credctl keeps its own is reported with the path and the
     fix (credctl refuses such a vault, exit 6).  When an unlock source is at
-    hand the contents are decrypted too, and every credential is checked
-    against its type's rules and the data key's age against the rotation
-    interval.  Exit 0 healthy, 1 degraded (with reasons), 2 unhealthy.
+    hand (a session, a CI key, the keyring, CREDCTL_PASSPHRASE*) the contents
+    are decrypted too, and every credential is checked against its type's rules
+    and the data key's age against the rotation interval.  doctor asks for the
+    passphrase only with --unlock.
+
+    Exit 0 healthy, 1 degraded (with reasons), 2 unhealthy; an unexpected
+    failure while checking is reported as unhealthy, never as exit 1.
     """
+    import os
+
+    from credctl.vault import EnvironmentUnlocker, terminal_prompt
+
     cli: CliContext = ctx.obj
-    unlocker = _RememberingUnlocker(cli.unlocker())
-    report = examine(cli.vault(), unlocker)
-    if unlocker.found is not None:
-        check_credentials(cli, unlocker, report)
+    prompt = terminal_prompt() if ask and cli.stdin_is_tty else None
+    unlocker = _RememberingUnlocker(EnvironmentUnlocker(env=os.environ, prompt=prompt))
+    try:
+        report = examine(cli.vault(), unlocker)
+        if unlocker.found is not None:
+            check_credentials(cli, unlocker, report)
+    except Exception as exc:  # noqa: BLE001 - reported as a finding: exit 1 means degraded
+        report = HealthReport()
+        report.add("doctor", Level.UNHEALTHY,
+                   f"internal error ({type(exc).__name__}) while checking; this is a bug in "
+                   "credctl: rerun with CREDCTL_DEBUG=1 and report it")  # fmt: skip
+    for check in report.checks:
+        if check.name == "contents" and "locked" in check.detail:
+            check.detail += (
+                ' (start a session first: eval "$(credctl unlock)", or run '
+                "`credctl doctor --unlock` to be asked for the passphrase)"
+            )
     status = report.status
     if as_json:
         output.data_json(

@@ -8,7 +8,7 @@ from typing import Any
 
 from credctl.cli.context import CliContext
 from credctl.cli.spec import GetTokenRequest
-from credctl.errors import Expired, InvalidInput
+from credctl.errors import Expired, InvalidInput, UsageError
 
 
 def run_get_token(cli: CliContext, request: GetTokenRequest) -> int:
@@ -17,6 +17,10 @@ def run_get_token(cli: CliContext, request: GetTokenRequest) -> int:
     ref = request.ref
     output_format = request.format
     version = _version(request.version)
+    if request.json:
+        if output_format not in ("raw", "json"):
+            raise UsageError(f"--json and --format {output_format} contradict each other")
+        output_format = "json"
     if request.field is not None:
         if output_format != "raw":
             raise InvalidInput("--field prints a raw value; it cannot be combined with --format")

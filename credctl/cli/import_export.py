@@ -21,6 +21,7 @@ from credctl.cli.context import CliContext
 from credctl.cli.secret_input import STDIN, InputContext, read_text_file
 from credctl.errors import (
     CredentialError,
+    DuplicateCredential,
     InvalidInput,
     UsageError,
     VaultExistsError,
@@ -76,6 +77,13 @@ def import_command(
             show_default=False,
         ),
     ] = None,
+    update: Annotated[
+        bool,
+        typer.Option(
+            "--update",
+            help="Update credentials that exist (same name and type) instead of failing.",
+        ),
+    ] = False,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print a JSON array of per-item results on stdout.")
     ] = False,
@@ -90,8 +98,9 @@ def import_command(
 
       dotenv: each KEY=VALUE becomes a token credential named KEY, exactly as
       written (KEY must be a valid credential name: letters, digits, _ and -,
-      not starting with _).  python-dotenv syntax: export prefixes, quotes,
-      escapes in "double quotes", comments; ${VAR} is not expanded.
+      not starting with _), which remembers KEY: `credctl env KEY` exports it
+      as KEY again.  python-dotenv syntax: export prefixes, quotes, escapes in
+      "double quotes", comments; ${VAR} is not expanded.
 
       vault: a backup from `credctl export`.  Its passphrase comes from
       --passphrase-file, CREDCTL_IMPORT_PASSPHRASE_FILE, CREDCTL_IMPORT_PASSPHRASE
@@ -103,11 +112,18 @@ def import_command(
     parsed imports nothing.  Exit code: 0 if every item was created, else the
     first failure's (8 duplicate name, 9 invalid input).
 
+    --update imports again over an earlier import, in one vault write: a name
+    that exists with the same type gets the new data (and the description and
+    tags, when the item has them); an item that changes nothing is reported as
+    unchanged.  A name taken by another type still fails (8).
+
     Examples:
 
       credctl import credentials.json
 
       credctl import .env --format dotenv
+
+      credctl import .env --update
 
       credctl import backup.credctl --passphrase-file ~/.backup-pass
     """
@@ -118,6 +134,7 @@ def import_command(
         )
     text = ""
     if source == STDIN:
+        cli.stdin_taken = "import -"
         text = InputContext.from_process(cli.stdin_is_tty).read_stdin("import -", MAX_IMPORT)
         if text.startswith(VAULT_MAGIC):
             raise UsageError(
@@ -150,9 +167,22 @@ def import_command(
         return 0
     valid = [item for item in items if item.request is not None]
     requests = [item.request for item in valid if item.request is not None]
+    if update:
+        upserted = manager.batch_upsert(requests, action="import") if requests else []
+        for item, outcome in zip(valid, upserted, strict=True):
+            if isinstance(outcome, CredentialError):
+                item.failure = outcome
+            else:
+                item.created, item.outcome = outcome.id, outcome.outcome
+        return report_import(cli, items, as_json=as_json)
     results = manager.batch_create(requests, action="import") if requests else []
     for item, result in zip(valid, results, strict=True):
-        if isinstance(result, CredentialError):
+        if isinstance(result, DuplicateCredential):
+            # One line per item: the way out goes on the item's own line.
+            item.failure = DuplicateCredential(
+                f"{result} (`import --update` updates it)", credential_id=result.credential_id
+            )
+        elif isinstance(result, CredentialError):
             item.failure = result
         else:
             item.created = result
@@ -165,7 +195,7 @@ def report_import(cli: CliContext, items: list[ImportItem], *, as_json: bool) ->
     rows: list[dict[str, Any]] = []
     for number, item in enumerate(items, start=1):
         if item.failure is None:
-            output.info(f"{item.label}: created (id {item.created})", quiet=cli.quiet)
+            output.info(f"{item.label}: {item.outcome} (id {item.created})", quiet=cli.quiet)
         else:
             output.error(f"{item.label}: {item.failure}")
             code = code or int(item.failure.exit_code)
@@ -176,6 +206,7 @@ def report_import(cli: CliContext, items: list[ImportItem], *, as_json: bool) ->
                 "name": item.request.name if item.request else None,
                 "id": item.created,
                 "ok": item.failure is None,
+                "outcome": item.outcome if item.failure is None else None,
                 "error": str(item.failure) if item.failure else None,
                 "exit_code": int(item.failure.exit_code) if item.failure else 0,
             }
@@ -254,6 +285,7 @@ def export_command(
     """
     from credctl.cli.prompts import require_new_passphrase
     from credctl.vault import Vault
+    from credctl.vault.store import export_copy
     from credctl.vault.unlock import read_passphrase_file
 
     cli: CliContext = ctx.obj
@@ -275,7 +307,10 @@ def export_command(
         )
     kdf = opened.passphrase_kdf
     _refuse_existing(target.path)  # again: the prompt may have taken a while
-    count = opened.export_copy(target.path, passphrase)
+    count = export_copy(opened, target.path, passphrase)
+    from credctl.audit.events import record_vault_event
+
+    record_vault_event(source, "export", data_key=opened.data_key, detail=f"{count} credentials")
     output.info(
         f"exported {count} credential(s) to {target.path} (Argon2id m={kdf.memory_kib // 1024} "
         f"MiB, t={kdf.time_cost}, p={kdf.parallelism}); restore with `credctl import "

@@ -14,11 +14,12 @@ from typing import Annotated
 import typer
 
 from credctl._time import format_unix
+from credctl.audit.events import audited
 from credctl.cli import output
 from credctl.cli.context import CliContext
 from credctl.cli.prompts import unlocker_for
+from credctl.cli.rekey_notes import OLDER_COPIES, describe_rekey
 from credctl.cli.tables import print_table
-from credctl.cli.vault_commands import OLDER_COPIES, describe_rekey
 from credctl.errors import VaultLockedError
 from credctl.vault.format import SlotType
 from credctl.vault.store import CI_KEY_SOURCE, PASSPHRASE_SOURCE
@@ -63,9 +64,9 @@ def add_ci_command(
     cli: CliContext = ctx.obj
     sources = {PASSPHRASE_SOURCE, CI_KEY_SOURCE} if with_ci_key else {PASSPHRASE_SOURCE}
     try:
-        key, source = cli.vault().add_ci_key(
-            unlocker_for(cli, sources), label, allow_ci_key=with_ci_key
-        )
+        vault = cli.vault()
+        with audited(vault, "key_add", unlocker_for(cli, sources)) as unlocker:
+            key, source = vault.add_ci_key(unlocker, label, allow_ci_key=with_ci_key)
     except VaultLockedError as exc:
         if with_ci_key:
             raise
@@ -133,7 +134,9 @@ def remove_command(
     keyring entry ends with it.
     """
     cli: CliContext = ctx.obj
-    rekeyed = cli.vault().remove_key_slot(cli.unlocker(passphrase_only=True), slot_id, rekey=rekey)
+    vault = cli.vault()
+    with audited(vault, "key_remove", cli.unlocker(passphrase_only=True)) as unlocker:
+        rekeyed = vault.remove_key_slot(unlocker, slot_id, rekey=rekey)
     if rekeyed is None:
         output.info(f"removed key slot {slot_id}", quiet=cli.quiet)
         output.warn(

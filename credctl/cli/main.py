@@ -43,12 +43,15 @@ def cli_context(options: GlobalOptions) -> CliContext:
     """The `CliContext` the global options describe."""
     from pathlib import Path
 
+    from credctl.cli import progress
     from credctl.cli.context import CliContext
 
+    color = not (options.no_color or "NO_COLOR" in os.environ)
+    progress.install(quiet=options.quiet, color=color)
     return CliContext(
         Path(options.vault).expanduser() if options.vault else None,
         quiet=options.quiet,
-        color=not (options.no_color or "NO_COLOR" in os.environ),
+        color=color,
     )
 
 
@@ -88,6 +91,16 @@ def run_typer(args: list[str], options: GlobalOptions | None) -> int:
     except click_exceptions.ClickException as exc:
         exc.show()
         return ExitCode.USAGE
+    except SystemExit as exc:
+        # Typer turns a write to a closed pipe into sys.exit(1), after wrapping stdout
+        # in click's PacifyFlushWrapper (only that branch does).  A reader that went
+        # away (`credctl list | head -1`) is not an error: exit 0, as on the fast path.
+        from typer._click.utils import PacifyFlushWrapper
+
+        if exc.code == 1 and isinstance(sys.stdout, PacifyFlushWrapper):
+            _silence_stdout()
+            return ExitCode.OK
+        raise
     return int(result) if isinstance(result, int) else ExitCode.OK
 
 
@@ -121,8 +134,7 @@ def run(args: list[str], *, runner: Runner | None = None) -> int:
         return ExitCode.INTERRUPTED
     except BrokenPipeError:
         # The reader went away (`credctl list | head`): not an error worth a message.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        _silence_stdout()
         return ExitCode.OK
     except Exception as exc:  # noqa: BLE001 - the last line of defence: no traceback
         if os.environ.get("CREDCTL_DEBUG") == "1":
@@ -135,3 +147,9 @@ def run(args: list[str], *, runner: Runner | None = None) -> int:
             "(it may show file paths, never stored secrets) and report it",
         )
         return ExitCode.INTERNAL
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's final flush cannot fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())

@@ -1,4 +1,4 @@
-"""`credctl metrics [NAME]`: usage numbers from the usage journal, never secrets."""
+"""`credctl metrics [NAME]`: usage numbers from the audit trail, never secrets."""
 
 from __future__ import annotations
 
@@ -36,8 +36,8 @@ def metrics_command(
     Per credential: how often it was used, when last, and how often it was
     refreshed.
 
-    Usage counts come from the journal beside the vault (every get-token, env,
-    exec or render adds a line), so they cover every process.  The token cache
+    Usage counts come from the audit trail beside the vault (every get-token,
+    env, exec or render adds an entry), so they cover every process.  The token cache
     lives inside one process; a command-line run starts with an empty one, so
     its hit rate is only meaningful for long-running programs (the library,
     serve).

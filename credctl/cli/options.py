@@ -6,8 +6,15 @@ from typing import Annotated
 
 import typer
 
+from credctl.cli.completion import credential_names
+
 JsonOption = Annotated[bool, typer.Option("--json", help="JSON for scripts.")]
 RefArgument = Annotated[
     str,
-    typer.Argument(metavar="NAME|ID", help="Credential name or numeric id.", show_default=False),
+    typer.Argument(
+        metavar="NAME|ID",
+        help="Credential name or numeric id.",
+        show_default=False,
+        autocompletion=credential_names,
+    ),
 ]

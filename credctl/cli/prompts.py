@@ -22,7 +22,7 @@ MIN_PASSPHRASE_CHARACTERS = 12
 def unlocker_for(cli: CliContext, sources: Collection[str]) -> EnvironmentUnlocker:
     """The standard unlock sources narrowed to `sources`, with a prompt only on a terminal."""
     prompt = terminal_prompt() if cli.stdin_is_tty else None
-    return EnvironmentUnlocker(env=os.environ, prompt=prompt, sources=sources)
+    return EnvironmentUnlocker(env=os.environ, prompt=prompt, sources=sources, warn=output.warn)
 
 
 def warn_if_short(passphrase: bytes) -> None:
@@ -46,7 +46,7 @@ def new_passphrase(
     """A new passphrase from `file_var`/`value_var`, else asked twice; None if neither."""
     path = os.environ.get(file_var)
     if path:
-        chosen = read_passphrase_file(path)
+        chosen = read_passphrase_file(path, output.warn)
     elif os.environ.get(value_var):
         chosen = os.fsencode(os.environ[value_var])
     elif can_prompt:

@@ -54,8 +54,13 @@ Role = Literal["secret", "plain", "unknown"]
 Prompt = Callable[[str], str]
 
 
-def safe_forms(field_name: str, *, missing: bool = False) -> str:
+def safe_forms(field_name: str, *, missing: bool = False, update: bool = False) -> str:
     """The hint that teaches every way to give a secret field."""
+    if update:
+        return (
+            f"give it as --field {field_name}=@FILE, --field {field_name}=@- (stdin, or a "
+            f"hidden prompt on a terminal) or --field {field_name}=env:VAR"
+        )
     prompt = (
         "run in a terminal to be asked at a hidden prompt"
         if missing
@@ -101,6 +106,18 @@ class InputContext:
 
             warn(f"{what} reads the terminal: what you type is shown; end it with Ctrl-D")
         return _decode(_bounded_read(self.stdin, limit, what), what)
+
+
+def stdin_reader(field_values: Sequence[str], data_file: str | None) -> str | None:
+    """What on this command line reads stdin as data (``--field key=@-``), or None.
+
+    Only a name for messages: the arguments are checked properly later.
+    """
+    for text in field_values:
+        key, sep, raw = text.partition("=")
+        if sep and raw == "@-":
+            return f"--field {key}=@-"
+    return "--data-file -" if data_file == STDIN else None
 
 
 class FieldArgument(NamedTuple):
@@ -176,6 +193,28 @@ def collect_data(
     the type (the manager does that); missing required fields are reported or
     asked for here because only here can a prompt be offered.
     """
+    arguments = checked_arguments(kind, field_values, data_file)
+    data: dict[str, Any] = read_data_file(data_file, io) if data_file is not None else {}
+    for argument in arguments:
+        if argument.key in data:
+            raise InvalidInput(
+                f"field {shown(argument.key)} is given both in --data-file and with --field"
+            )
+        data[argument.key] = resolve_value(argument, io, credential_name=credential_name)
+    if prompt_missing:
+        _fill_missing(kind, data, credential_name, io)
+    return data
+
+
+def checked_arguments(
+    kind: CredentialType,
+    field_values: Sequence[str],
+    data_file: str | None = None,
+    *,
+    update: bool = False,
+) -> list[FieldArgument]:
+    """The ``--field`` arguments, each a field of `kind`, no secret given as a literal,
+    and at most one input reading stdin; nothing is read yet."""
     arguments = parse_field_arguments(field_values)
     readers = [a.key for a in arguments if a.source == "stdin"]
     if data_file == STDIN:
@@ -187,7 +226,6 @@ def collect_data(
             + " both do",
             hint="read the others from files: --field KEY=@FILE",
         )
-    roles: dict[str, Role] = {}
     for argument in arguments:
         role = field_role(kind, argument.key)
         if role == "unknown":
@@ -199,19 +237,21 @@ def collect_data(
             raise InvalidInput(
                 f"refusing secret field {shown(argument.key)} as a literal on the command line "
                 "(other processes and shell history can read it)",
-                hint=safe_forms(argument.key),
+                hint=safe_forms(argument.key, update=update),
             )
-        roles[argument.key] = role
-    data: dict[str, Any] = read_data_file(data_file, io) if data_file is not None else {}
-    for argument in arguments:
-        if argument.key in data:
-            raise InvalidInput(
-                f"field {shown(argument.key)} is given both in --data-file and with --field"
-            )
-        data[argument.key] = resolve_value(argument, io, credential_name=credential_name)
-    if prompt_missing:
-        _fill_missing(kind, data, credential_name, io)
-    return data
+    return arguments
+
+
+def collect_changes(
+    kind: CredentialType, field_values: Sequence[str], *, credential_name: str, io: InputContext
+) -> dict[str, str]:
+    """Single fields for ``update --field``, by their canonical names, read safely."""
+    return {
+        kind_field(kind, argument.key): resolve_value(
+            argument, io, credential_name=credential_name
+        )
+        for argument in checked_arguments(kind, field_values, update=True)
+    }
 
 
 def resolve_value(argument: FieldArgument, io: InputContext, *, credential_name: str) -> str:

@@ -45,6 +45,9 @@ class ArgumentSpec(NamedTuple):
     variadic: bool = False
     #: Takes the words after ``--`` (the command `exec` runs), and only those.
     after_double_dash: bool = False
+    #: What shell completion offers: "credential" (names, from an open session only),
+    #: "type" (credential types) or "" (nothing).
+    completion: str = ""
 
 
 class CommandSpec(NamedTuple):
@@ -83,6 +86,7 @@ class GetTokenRequest(NamedTuple):
     min_valid: str | None = None
     no_refresh: bool = False
     version: str | None = None
+    json: bool = False
 
 
 class EnvRequest(NamedTuple):
@@ -146,7 +150,7 @@ GET_TOKEN = CommandSpec(
     ),
     runner="credctl.cli.get_token:run_get_token",
     request=GetTokenRequest,
-    arguments=(ArgumentSpec("ref", "NAME|ID", "Credential name or id."),),
+    arguments=(ArgumentSpec("ref", "NAME|ID", "Credential name or id.", completion="credential"),),
     options=(
         OptionSpec(
             "field",
@@ -163,6 +167,7 @@ GET_TOKEN = CommandSpec(
             choices=("raw", "header", "json"),
             default="raw",
         ),
+        OptionSpec("json", ("--json",), "Same as --format json."),
         OptionSpec(
             "min_valid",
             ("--min-valid",),
@@ -208,7 +213,11 @@ ENV = CommandSpec(
     ),
     runner="credctl.cli.env_command:run_env",
     request=EnvRequest,
-    arguments=(ArgumentSpec("refs", "NAME[.FIELD][=VAR]", "What to export.", variadic=True),),
+    arguments=(
+        ArgumentSpec(
+            "refs", "NAME[.FIELD][=VAR]", "What to export.", variadic=True, completion="credential"
+        ),
+    ),
     options=(
         OptionSpec(
             "shell",
@@ -252,7 +261,11 @@ EXEC = CommandSpec(
     request=ExecRequest,
     arguments=(
         ArgumentSpec(
-            "names", "NAME", "Credentials to export with their default names.", variadic=True
+            "names",
+            "NAME",
+            "Credentials to export with their default names.",
+            variadic=True,
+            completion="credential",
         ),
         ArgumentSpec(
             "command",
@@ -321,7 +334,10 @@ CREATE = CommandSpec(
     request=CreateRequest,
     arguments=(
         ArgumentSpec(
-            "credential_type", "TYPE", "api_key, token, basic_auth, oauth2, smtp or custom."
+            "credential_type",
+            "TYPE",
+            "api_key, token, basic_auth, oauth2, smtp or custom.",
+            completion="type",
         ),
         ArgumentSpec(
             "name", "NAME", "1–128 of A-Za-z0-9_- starting with a letter or digit; no dots."

@@ -77,7 +77,12 @@ def parameters(
         python_type: Any = list[str] | None if argument.variadic else str
         annotation = Annotated[
             python_type,
-            typer.Argument(metavar=argument.metavar, help=argument.help, show_default=False),
+            typer.Argument(
+                metavar=argument.metavar,
+                help=argument.help,
+                show_default=False,
+                autocompletion=_completer(argument.completion),
+            ),
         ]
         default = None if argument.variadic else inspect.Parameter.empty
         params.append(
@@ -94,6 +99,17 @@ def parameters(
         params.append(parameter)
         annotations[option.dest] = annotation
     return params, annotations
+
+
+def _completer(kind: str) -> Callable[..., list[str]] | None:
+    """What completes an argument (`ArgumentSpec.completion`)."""
+    from credctl.cli import completion
+
+    completers: dict[str, Callable[..., list[str]]] = {
+        "credential": completion.credential_names,
+        "type": completion.credential_types,
+    }
+    return completers.get(kind)
 
 
 def _refuse(spec: CommandSpec) -> Callable[..., Any]:

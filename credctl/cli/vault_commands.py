@@ -5,11 +5,14 @@ Each command parses its options, calls one `Vault` method and prints what it did
 
 from __future__ import annotations
 
+import sys
+import time
 from typing import Annotated
 
 import typer
 
 from credctl._time import format_unix
+from credctl.audit.events import audited, record_if_unlocked, record_vault_event
 from credctl.cli import output
 from credctl.cli.context import CliContext
 from credctl.cli.prompts import (
@@ -18,6 +21,7 @@ from credctl.cli.prompts import (
     unlocker_for,
     warn_if_short,
 )
+from credctl.cli.rekey_notes import OLDER_COPIES, describe_rekey, plural
 from credctl.durations import format_duration, parse_duration
 from credctl.errors import InvalidInput
 from credctl.vault import grants
@@ -25,17 +29,11 @@ from credctl.vault.crypto import KdfParams
 from credctl.vault.store import (
     DEFAULT_MAX_SESSION_TTL,
     SESSION_SOURCE,
-    RekeyResult,
     check_max_session_ttl,
 )
 from credctl.vault.unlock import ALL_SOURCES
 
 SHELLS = ("bash", "zsh", "sh", "fish", "powershell")
-OLDER_COPIES = (
-    "older copies of the vault file (its backups in VAULT.d/backups, git history, sync "
-    "folders, other machines) still open with {what}, and the data key they give also reads "
-    "this vault and every later change"
-)
 
 
 def register(app: typer.Typer) -> None:
@@ -91,11 +89,19 @@ def init_command(
         can_prompt=cli.stdin_is_tty,
     )  # fmt: skip
     warn_if_short(passphrase)
+    started = time.perf_counter()
     opened = vault.create(passphrase, params, backup_count=backups, max_session_ttl=session_cap)
+    seconds = time.perf_counter() - started  # nearly all of it Argon2id, as each unlock
+    record_vault_event(vault, "init", data_key=opened.data_key)
     output.info(
         f"created vault {vault.path} (Argon2id m={kdf_memory} MiB, t={kdf_time}, "
         f"p={kdf_parallelism}; sessions up to {format_duration(opened.max_session_ttl)}; "
         f"id {opened.vault_id.hex()[:12]})",
+        quiet=cli.quiet,
+    )
+    output.info(
+        f"each unlock with the passphrase takes about {seconds:.1f} s here; "
+        'a session pays it once: eval "$(credctl unlock)"',
         quiet=cli.quiet,
     )
 
@@ -131,12 +137,15 @@ def unlock_command(
         raise InvalidInput(f"unknown shell {shell!r}", hint="use one of " + ", ".join(SHELLS))
     seconds = parse_duration(ttl, option="--ttl")
     vault = cli.vault()
-    unlocker = unlocker_for(cli, ALL_SOURCES - {SESSION_SOURCE})
+    # The unlock is audited when the block ends, before the session is printed.
+    with audited(vault, "unlock", unlocker_for(cli, ALL_SOURCES - {SESSION_SOURCE})) as unlocker:
+        if remember:
+            grants.remember(vault, unlocker)
+        else:
+            token, expires = grants.start_session(vault, unlocker, seconds)
     if remember:
-        grants.remember(vault, unlocker)
         output.info("the unlock is kept in the OS keyring until `credctl lock`", quiet=cli.quiet)
         return
-    token, expires = grants.start_session(vault, unlocker, seconds)
     from credctl.shell import render
 
     output.data(render(shell, [("CREDCTL_SESSION", token.encode())]).rstrip("\n"))
@@ -145,6 +154,12 @@ def unlock_command(
         f"session started for {format_duration(seconds)} (until {until}); `credctl lock` ends it",
         quiet=cli.quiet,
     )
+    if sys.stdout.isatty():
+        # Printed on the screen, the line does nothing: the shell must run it.
+        output.warn(
+            'this shell has no session yet: run `eval "$(credctl unlock)"` to start one '
+            "in it (fish: `credctl unlock --shell fish | source`)"
+        )
 
 
 def lock_command(ctx: typer.Context) -> None:
@@ -155,7 +170,9 @@ def lock_command(ctx: typer.Context) -> None:
     problem is reported afterwards with its exit code (6: damaged).
     """
     cli: CliContext = ctx.obj
-    result = grants.lock(cli.vault())
+    vault = cli.vault()
+    record_if_unlocked(vault, "lock")  # before the sessions end: one of them may unlock
+    result = grants.lock(vault)
     parts = [f"ended {plural(result.sessions_ended, 'session')}"]
     if result.keyring_forgotten:
         parts.append("forgot the keyring entry")
@@ -205,11 +222,13 @@ def passwd_command(
         warn_if_short(new)
         return new
 
-    rekeyed = cli.vault().change_passphrase(
-        cli.unlocker(passphrase_only=True), ask_new,
-        memory_kib=kdf_memory * 1024 if kdf_memory else None, time_cost=kdf_time,
-        parallelism=kdf_parallelism, rekey=rekey,
-    )  # fmt: skip
+    vault = cli.vault()
+    with audited(vault, "passwd", cli.unlocker(passphrase_only=True)) as unlocker:
+        rekeyed = vault.change_passphrase(
+            unlocker, ask_new,
+            memory_kib=kdf_memory * 1024 if kdf_memory else None, time_cost=kdf_time,
+            parallelism=kdf_parallelism, rekey=rekey,
+        )  # fmt: skip
     if rekeyed is None:
         output.info("passphrase changed", quiet=cli.quiet)
         output.warn(
@@ -243,32 +262,12 @@ def rekey_command(ctx: typer.Context) -> None:
         chosen.append(new)
         return new
 
-    result = cli.vault().rekey(cli.unlocker(passphrase_only=True), ask_new)
+    vault = cli.vault()
+    with audited(vault, "rekey", cli.unlocker(passphrase_only=True)) as unlocker:
+        result = vault.rekey(unlocker, ask_new)
     output.info(describe_rekey(result), quiet=cli.quiet)
     if chosen == [None]:
         output.warn(
             "the passphrase is unchanged, so copies of the vault made before the rekey "
             "still open with it; run `credctl passwd --rekey` to change both"
         )
-
-
-def describe_rekey(result: RekeyResult) -> str:
-    """One line saying what a rekey ended (shared with `key remove --rekey`)."""
-    parts = ["rekeyed: new data key"]
-    dropped = result.dropped_ci_keys
-    if dropped:
-        ids = ", ".join(str(slot_id) for slot_id in dropped)
-        parts.append(
-            f"removed CI key{'s' if len(dropped) > 1 else ''} {ids} (a rekey cannot keep "
-            "them: add new ones with `credctl key add-ci`)"
-        )
-    parts.append(f"ended {plural(result.sessions_ended, 'session')}")
-    parts.append(f"removed {plural(result.backups_removed, 'backup')}")
-    if result.keyring_forgotten:
-        parts.append("forgot the keyring entry")
-    return "; ".join(parts)
-
-
-def plural(count: int, noun: str) -> str:
-    """`1 session`, `2 sessions`."""
-    return f"{count} {noun}{'' if count == 1 else 's'}"

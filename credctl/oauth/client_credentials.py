@@ -76,8 +76,7 @@ def first_login(
     """Fetch a first token with these client settings: the login to store."""
     from credctl.oauth._client import token_data
     from credctl.oauth.providers import resolve
-    from credctl.oauth.records import Login, oauth_state
-    from credctl.oauth.refresh import TokenSet
+    from credctl.oauth.records import Login, TokenSet, oauth_state
     from credctl.types import validate_name
 
     validate_name(name)

@@ -223,8 +223,7 @@ def finish(flow: Mapping[str, Any], callback: CallbackData) -> Login:
         token = _exchange(flow, callback, options)
         grant = "authorization_code"
     from credctl.oauth._client import token_data
-    from credctl.oauth.records import Login, oauth_state
-    from credctl.oauth.refresh import TokenSet
+    from credctl.oauth.records import Login, TokenSet, oauth_state
 
     fields, lifetime = token_data(token)
     fields.setdefault("scopes", settings.get("scopes") or [])

@@ -12,10 +12,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final, NamedTuple
 
-from credctl.oauth.refresh import TokenSet
+__all__ = ["TOKEN_FIELDS", "Login", "TokenSet", "new_login_data", "oauth_state", "relogin_data"]
 
 #: The fields a token response replaces; everything else (client settings) is kept.
 TOKEN_FIELDS: Final = ("access_token", "refresh_token", "token_expiry", "scopes")
+
+
+class TokenSet(NamedTuple):
+    """What a token endpoint issued: the oauth2 fields it sets, and the token's lifetime."""
+
+    fields: dict[str, Any]
+    lifetime: int | None
+
+    def __repr__(self) -> str:  # the fields are secrets
+        return f"TokenSet(fields={sorted(self.fields)}, lifetime={self.lifetime!r})"
 
 
 class Login(NamedTuple):

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hmac
 import shlex
 from collections.abc import Mapping
-from typing import Any, NamedTuple
+from typing import Any
 
 from credctl.errors import (
     CredentialError,
@@ -24,18 +24,9 @@ from credctl.errors import (
     ServiceUnavailable,
 )
 from credctl.oauth import expiry
+from credctl.oauth.records import TokenSet
 
 Data = Mapping[str, Any]
-
-
-class TokenSet(NamedTuple):
-    """What a token endpoint issued: the oauth2 fields it sets, and the token's lifetime."""
-
-    fields: dict[str, Any]
-    lifetime: int | None
-
-    def __repr__(self) -> str:  # the fields are secrets
-        return f"TokenSet(fields={sorted(self.fields)}, lifetime={self.lifetime!r})"
 
 
 def check_refreshable(

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
+from urllib.parse import urlsplit
 
-from credctl.errors import InvalidInput
+from credctl.errors import AccessDenied, InvalidInput
 from credctl.oauth.providers import Endpoints
 
 #: How long a browser login may stay pending (the CLI's listener gives up after 5 min).
 DEFAULT_FLOW_TTL: Final = 600
+#: Where a browser login started without a ``redirect_uri`` sends the person back: a
+#: fixed loopback address (RFC 8252 §7.3), so it can be registered with a provider that
+#: wants an exact match.  Nothing listens there unless the caller does; the person can
+#: also copy the address the browser ends on into `CallbackData.from_url`.  (`credctl
+#: oauth login` listens on a port of its own and passes its own ``redirect_uri``.)
+DEFAULT_REDIRECT_URI: Final = "http://127.0.0.1:8749/callback"
 #: The client settings a login stores in the credential.
 SETTING_KEYS: Final = ("client_id", "client_secret", "token_url", "auth_url", "provider",
                         "issuer")  # fmt: skip
@@ -92,9 +99,7 @@ class LoginSettings:
             )
         redirect_uri = text("redirect_uri")
         if flow == "browser" and redirect_uri is None:
-            raise InvalidInput(
-                "a browser flow needs the redirect_uri the provider sends the person back to"
-            )
+            redirect_uri = DEFAULT_REDIRECT_URI
         return cls(
             name=text("name"),
             client_id=client_id,
@@ -133,3 +138,14 @@ def client_options(settings: LoginSettings) -> dict[str, Any]:
         "token_endpoint_auth_method": settings.auth_method,
     }
     return options
+
+
+def refuse_plain_http(urls: Iterable[object], what: str) -> None:
+    """`AccessDenied` if one of `urls` is plain http (`SecurityConfig.allow_plain_http`)."""
+    for url in urls:
+        if isinstance(url, str) and urlsplit(url.strip()).scheme.lower() == "http":
+            raise AccessDenied(
+                f"{what} uses a plain-http provider address, which this manager's "
+                "security settings refuse",
+                hint="use the provider's https address, or SecurityConfig(allow_plain_http=True)",
+            )

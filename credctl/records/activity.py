@@ -1,7 +1,8 @@
 """Who did what to which credential: the activity the record layer logs.
 
 Every operation of the record layer appends one `Activity` (its action, the
-credential, the `Actor`, and whether it worked) to the backend's `ActivityLog`.
+credential, the `Actor`, and whether it worked) to the backend's `ActivityLog`:
+for a vault, the sealed audit trail (`credctl.audit.trail`), which fails closed.
 Usage metrics are computed from it, so reading a token never rewrites the vault.
 An activity never holds a secret: names, ids, times and error kinds only.
 
@@ -13,8 +14,8 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
-from typing import Final, Protocol, runtime_checkable
+from collections.abc import Iterator, Sequence
+from typing import Any, Final, Protocol, runtime_checkable
 
 #: Where an operation came from (SPEC §13 ``origin``).
 ORIGINS: Final = ("cli", "library", "api")
@@ -79,11 +80,15 @@ def os_user() -> str:
 
 
 class Activity:
-    """One logged operation; `outcome` is ``ok`` or ``error`` (then `error` is its kind)."""
+    """One logged operation; `outcome` is ``ok`` or ``error`` (then `error` is its kind).
+
+    `seq` is its place in the log (from 1), set when it is read back; `detail` is a
+    short note of the log's own (a repaired tail, a migration), never a secret.
+    """
 
     __slots__ = (
-        "action", "actor", "at", "credential_id", "credential_name", "duration_ms", "error",
-        "outcome",
+        "action", "actor", "at", "credential_id", "credential_name", "detail", "duration_ms",
+        "error", "outcome", "seq",
     )  # fmt: skip
 
     def __init__(
@@ -97,6 +102,8 @@ class Activity:
         outcome: str = "ok",
         error: str | None = None,
         duration_ms: float | None = None,
+        detail: str | None = None,
+        seq: int | None = None,
     ) -> None:
         self.action = action
         self.credential_id = credential_id
@@ -106,6 +113,8 @@ class Activity:
         self.outcome = outcome
         self.error = error
         self.duration_ms = duration_ms
+        self.detail = detail
+        self.seq = seq
 
     def __repr__(self) -> str:
         return (
@@ -132,6 +141,22 @@ class ActivityLog(Protocol):
         ...
 
 
+@runtime_checkable
+class BatchLog(Protocol):
+    """An `ActivityLog` that appends several activities at once, and can record its head.
+
+    With `settings` (the backend's settings inside a write, just before it is
+    committed), the log records where it stands in them, so that the write
+    proves which entries existed when it was made (the vault's audit trail).
+    """
+
+    def append_batch(
+        self, activities: Sequence[Activity], settings: dict[str, Any] | None = None
+    ) -> None:
+        """Add the activities in order, in one go."""
+        ...
+
+
 class MemoryActivityLog:
     """An `ActivityLog` that lives as long as the process (memory and plug-in backends)."""
 
@@ -143,8 +168,16 @@ class MemoryActivityLog:
 
     def append(self, activity: Activity) -> None:
         """Add one activity."""
+        self.append_batch([activity])
+
+    def append_batch(
+        self, activities: Sequence[Activity], settings: dict[str, Any] | None = None
+    ) -> None:
+        """Add the activities in order (numbered from 1 as they arrive)."""
         with self._lock:
-            self._entries.append(activity)
+            for activity in activities:
+                activity.seq = len(self._entries) + 1
+                self._entries.append(activity)
 
     def activities(self) -> Iterator[Activity]:
         """Every activity, oldest first (a copy: appends during iteration are not seen)."""

@@ -89,8 +89,23 @@ class SecretRecord:
         return self.kind.header(self.data)
 
     def env_vars(self) -> list[tuple[str, str]]:
-        """The default ``(VARIABLE, field)`` pairs (SPEC §2)."""
-        return self.kind.env_vars(self.credential.name, self.data)
+        """The default ``(VARIABLE, field)`` pairs (SPEC §2), remembered names first.
+
+        A credential imported from ``STRIPE_KEY=…`` exports ``STRIPE_KEY`` again,
+        not the derived ``STRIPE_KEY_TOKEN``.
+        """
+        remembered = self.credential.env_names
+        return [
+            (remembered.get(field, variable), field)
+            for variable, field in self.kind.env_vars(self.credential.name, self.data)
+        ]
+
+    def env_var(self, field: str) -> str:
+        """The default variable of one field: its remembered name, else ``NAME_FIELD``."""
+        from credctl.types.names import env_name
+
+        remembered = self.credential.env_names.get(_canonical(self.kind.fields, field))
+        return remembered or env_name(self.credential.name, field)
 
     def secret_values(self) -> set[str]:
         """The text of every secret field that is set (what ``exec --mask`` hides)."""

@@ -23,13 +23,24 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from credctl.errors import AccessDenied, CredentialError, DuplicateCredential, NotFound
-from credctl.records.activity import Activity, ActivityLog, Actor, MemoryActivityLog
+from credctl.errors import (
+    AccessDenied,
+    CredentialError,
+    DuplicateCredential,
+    InvalidInput,
+    NotFound,
+)
+from credctl.records.activity import Activity, ActivityLog, Actor, BatchLog, MemoryActivityLog
 from credctl.records.secrets import SecretRecord, SecretWant
-from credctl.records.stored import StoredCredential
+from credctl.records.stored import DEFAULT_OWNER, ENV_NAMES, OAUTH_STATE, StoredCredential
 
 if TYPE_CHECKING:
-    from credctl.storage.base import CredentialStorage, StorageSnapshot, StorageWriter
+    from credctl.storage.base import (
+        ChangeStamped,
+        CredentialStorage,
+        StorageSnapshot,
+        StorageWriter,
+    )
 
 Ref = int | str
 
@@ -41,8 +52,6 @@ class _NothingToCommit(Exception):  # noqa: N818 - control flow, never escapes t
 def as_id(ref: Ref) -> int | None:
     """The id a reference names, or None when it is a name (SPEC §12: decimal = id)."""
     if isinstance(ref, bool):
-        from credctl.errors import InvalidInput
-
         raise InvalidInput("a credential reference is a name or an id")
     if isinstance(ref, int):
         return ref
@@ -50,11 +59,19 @@ def as_id(ref: Ref) -> int | None:
 
 
 class RecordView:
-    """The credentials of one snapshot, as an actor with an optional owner scope sees them."""
+    """The credentials of one snapshot, as an actor with an optional owner scope sees them.
 
-    def __init__(self, snapshot: StorageSnapshot, scope: str | None = None) -> None:
+    Names are unique per owner: `by_name` looks in the namespace of `owner` (the
+    acting owner).  An unscoped view (the vault's own user) may also `find` another
+    owner's credential by a name no one else uses.
+    """
+
+    def __init__(
+        self, snapshot: StorageSnapshot, scope: str | None = None, owner: str = DEFAULT_OWNER
+    ) -> None:
         self._snapshot = snapshot
         self._scope = scope
+        self._owner = scope if scope is not None else owner
 
     @property
     def meta(self) -> Mapping[str, Any]:
@@ -74,13 +91,23 @@ class RecordView:
         return self._visible(self._snapshot.get_by_id(credential_id))
 
     def by_name(self, name: str) -> StoredCredential | None:
-        """The credential with this name, or None."""
-        return self._visible(self._snapshot.get_by_name(name))
+        """The acting owner's credential with this name, or None."""
+        return self._visible(self._snapshot.get_by_name(name, self._owner))
 
     def find(self, ref: Ref) -> StoredCredential:
-        """The credential `ref` names (a decimal string is an id), or `NotFound`."""
+        """The credential `ref` names (a decimal string is an id), or `NotFound`.
+
+        A name is looked up among the acting owner's credentials; an unscoped view
+        then takes the one other owner's credential of that name, and refuses a name
+        that several other owners use (`DuplicateCredential`: give the id).
+        """
         credential_id = as_id(ref)
-        found = self.get(credential_id) if credential_id is not None else self.by_name(str(ref))
+        if credential_id is not None:
+            found = self.get(credential_id)
+        else:
+            found = self.by_name(str(ref))
+            if found is None and self._scope is None:
+                found = self._only_one_named(str(ref))
         if found is None:
             # A rotated credential: its old id or NAME@previous in a grace period, else a
             # NotFound that names the id it was rotated to (credctl.records.versions).
@@ -89,12 +116,35 @@ class RecordView:
 
             found = find_retired(self, ref, now())
         if found is None:
+            close = self._close_name(str(ref)) if credential_id is None else None
             raise NotFound(
-                f"no credential {'with id ' if credential_id is not None else ''}{str(ref)!r}",
+                f"no credential {'with id ' if credential_id is not None else ''}{str(ref)!r}"
+                + (f" (did you mean {close!r}?)" if close else ""),
                 hint="see `credctl list`",
                 credential_id=credential_id,
             )
         return found
+
+    def _only_one_named(self, name: str) -> StoredCredential | None:
+        named = self._snapshot.with_name(name)
+        if len(named) > 1:
+            ids = ", ".join(str(record["id"]) for record in named)
+            raise DuplicateCredential(
+                f"{len(named)} owners have a credential named {name!r} (ids {ids})",
+                hint="name it by its id",
+            )
+        return StoredCredential.from_record(named[0]) if named else None
+
+    def _close_name(self, name: str) -> str | None:
+        """The one visible name `name` is most likely a typo of (case, a letter or two)."""
+        import difflib
+
+        names = [credential.name for credential in self.all()]
+        folded = [n for n in names if n.casefold() == name.casefold()]
+        if folded:
+            return folded[0]
+        close = difflib.get_close_matches(name, names, n=1, cutoff=0.8)
+        return close[0] if close else None
 
     def all(
         self, *, credential_type: str | None = None, tag: str | None = None
@@ -123,7 +173,7 @@ class RecordTransaction(RecordView):
     """One atomic change: everything done here is committed together, or nothing is."""
 
     def __init__(self, draft: StorageWriter, actor: Actor) -> None:
-        super().__init__(draft, actor.scope)
+        super().__init__(draft, actor.scope, actor.owner)
         self._draft = draft
         self._actor = actor
         self.touched: dict[int, StoredCredential] = {}
@@ -177,9 +227,11 @@ class RecordTransaction(RecordView):
         metadata: Mapping[str, Any] | None = None,
         idempotency_key: str | None = None,
         extra: Mapping[str, Any] | None = None,
+        env_names: Mapping[str, str] | None = None,
     ) -> StoredCredential:
         """Validate and add a credential owned by the actor; its id is never reused.
 
+        `env_names` remembers variable names by field (`StoredCredential.env_names`).
         Without `name` it is called ``<type>_<id>``.  Repeating an `idempotency_key`
         with the same request returns the credential it created; with another
         request it is `DuplicateCredential` (exit 8).
@@ -192,9 +244,13 @@ class RecordTransaction(RecordView):
         checked = kind.validate(data)
         if name is not None:
             types.validate_name(name)
+        owner = validation.check_owner(self._actor.owner)
         checked_description = validation.check_description(description)
         checked_tags = validation.check_tags(tags)
         checked_metadata = validation.check_metadata(metadata or {})
+        extra = dict(extra or {})
+        if env_names:
+            extra[ENV_NAMES] = validation.check_env_names(tuple(kind.fields), env_names)
         request = {
             "name": name,
             "type": kind.name,
@@ -203,18 +259,18 @@ class RecordTransaction(RecordView):
             "tags": list(checked_tags),
             "metadata": checked_metadata,
         }
-        owner = self._actor.owner
         seen = self._idempotent(request, owner, idempotency_key)
         if seen is not None:
+            self.subject = seen  # the repeat is logged against the credential it returns
             return seen
         meta = self._draft.meta
         credential_id = int(meta.get("next_id", 1))
         if name is None:
             # Skip ids whose default name someone already chose by hand.
-            while self._draft.get_by_name(f"{kind.name}_{credential_id}") is not None:
+            while self._draft.get_by_name(f"{kind.name}_{credential_id}", owner) is not None:
                 credential_id += 1
         final_name = name or f"{kind.name}_{credential_id}"
-        taken = self._draft.get_by_name(final_name)
+        taken = self._draft.get_by_name(final_name, owner)
         if taken is not None:
             raise DuplicateCredential(
                 f"a credential named {final_name!r} already exists",
@@ -235,7 +291,7 @@ class RecordTransaction(RecordView):
             owner=owner,
             created_at=now,
             updated_at=now,
-            extra=dict(extra or {}),
+            extra=extra,
         )
         self._put(credential)
         meta["next_id"] = credential_id + 1
@@ -273,12 +329,20 @@ class RecordTransaction(RecordView):
         metadata_changes: Mapping[str, Any] | None = None,
         data: Mapping[str, Any] | None = None,
         extra: Mapping[str, Any] | None = None,
+        credential_type: str | None = None,
+        data_changes: Mapping[str, Any] | None = None,
+        env_names: Mapping[str, str] | None = None,
     ) -> StoredCredential:
         """Apply changes, each checked; new data is checked by the type and bumps `version`.
 
+        A new `credential_type` needs new `data` valid for it (the old data cannot be
+        valid for another type); the OAuth state of an oauth2 credential goes with it.
+
         `metadata` replaces the metadata; `metadata_changes` then sets single
         entries (a None value removes one) on what is stored now, under the lock,
-        so concurrent updates of different keys all survive.
+        so concurrent updates of different keys all survive.  `data` and
+        `data_changes` work the same way for the secret data (`update --field`).
+        `env_names` sets remembered variable names (merged with the stored ones).
         """
         from credctl import types
         from credctl.records import validation
@@ -286,7 +350,7 @@ class RecordTransaction(RecordView):
         changes: dict[str, Any] = {}
         if name is not None and name != credential.name:
             types.validate_name(name)
-            taken = self._draft.get_by_name(name)
+            taken = self._draft.get_by_name(name, credential.owner)
             if taken is not None:
                 raise DuplicateCredential(
                     f"a credential named {name!r} already exists", credential_id=taken.get("id")
@@ -304,16 +368,58 @@ class RecordTransaction(RecordView):
                 else:
                     merged[key] = value
             changes["metadata"] = validation.check_metadata(merged)
-        if data is not None:
-            changes["data"] = types.get_type(credential.type).validate(data)
+        if credential_type is not None:
+            kind = types.get_type(credential_type)
+            if kind.name != credential.type:
+                if data is None:
+                    raise InvalidInput(
+                        f"changing the type to {kind.name!r} needs credential data for that type"
+                    )
+                changes["type"] = kind.name
+                changes["extra"] = {k: v for k, v in credential.extra.items() if k != OAUTH_STATE}
+        if data is not None or data_changes is not None:
+            merged_data = dict(credential.data if data is None else data)
+            for key, value in (data_changes or {}).items():
+                if value is None:
+                    merged_data.pop(key, None)
+                else:
+                    merged_data[key] = value
+            new_type = changes.get("type", credential.type)
+            changes["data"] = types.get_type(new_type).validate(merged_data)
             changes["version"] = credential.version + 1
         if extra is not None:
-            changes["extra"] = {**credential.extra, **extra}
+            changes["extra"] = {**changes.get("extra", credential.extra), **extra}
+        if env_names:
+            kind = types.get_type(changes.get("type", credential.type))
+            names = {**credential.env_names, **env_names}
+            changes["extra"] = {
+                **changes.get("extra", credential.extra),
+                ENV_NAMES: validation.check_env_names(tuple(kind.fields), names),
+            }
         from credctl._time import format_rfc3339, utc_now
 
         updated = credential.replace(updated_at=format_rfc3339(utc_now()), **changes)
         self._put(updated)
         return updated
+
+    def set_extra(self, credential: StoredCredential, key: str, value: Any) -> StoredCredential:
+        """Set (or, with None, remove) one key a later layer keeps with the record.
+
+        Workflow links and rotation state describe how a credential is used, not the
+        credential: `updated_at` and `version` stay as they are.
+        """
+        from credctl.records.stored import CORE_KEYS
+
+        if key in CORE_KEYS:
+            raise ValueError(f"{key!r} is a core key of a credential record")
+        extra = dict(credential.extra)
+        if value is None:
+            extra.pop(key, None)
+        else:
+            extra[key] = value
+        changed = credential.replace(extra=extra)
+        self._put(changed)
+        return changed
 
     def delete(self, credential: StoredCredential) -> None:
         """Remove a credential (its id is never reused)."""
@@ -344,7 +450,7 @@ class RecordStore:
     def __init__(
         self, storage: CredentialStorage, activity_log: ActivityLog | None = None
     ) -> None:
-        from credctl.storage.base import ActivityStorage
+        from credctl.storage.base import ActivityStorage, ChangeStamped
 
         self.storage = storage
         if activity_log is None:
@@ -354,12 +460,17 @@ class RecordStore:
                 else MemoryActivityLog()
             )
         self.activity_log = activity_log
+        self._stamped: ChangeStamped | None = None  # checked once: isinstance is slow
+        if isinstance(storage, ChangeStamped):
+            self._stamped = storage
 
     # -- reading -------------------------------------------------------------------
 
     def view(self, actor: Actor | None = None) -> RecordView:
         """A consistent snapshot of what `actor` may see (everything when None)."""
-        return RecordView(self.storage.snapshot(), actor.scope if actor is not None else None)
+        if actor is None:
+            return RecordView(self.storage.snapshot())
+        return RecordView(self.storage.snapshot(), actor.scope, actor.owner)
 
     # -- writing -------------------------------------------------------------------
 
@@ -368,33 +479,50 @@ class RecordStore:
         """One atomic write under the storage's lock, logged as `action`.
 
         Committed when the block ends normally and something changed; dropped when
-        it raises (the error is logged and re-raised) or changed nothing.
+        it raises (the error is logged and re-raised) or changed nothing.  The
+        activities are appended before the commit, inside the lock, and the log
+        records its head in the settings being committed (`BatchLog`), so the
+        write proves which entries existed; if the log cannot be written nothing
+        is committed, and if the commit fails after the append, the failure is
+        logged too.
         """
         started = time.perf_counter()
         txn: RecordTransaction | None = None
+        appended = False
         try:
             with self.storage.writer() as draft:
                 txn = RecordTransaction(draft, actor)
                 yield txn
                 if not txn.changed:
                     raise _NothingToCommit
+                elapsed = (time.perf_counter() - started) * 1000
+                self.log_all(_done(action, actor, txn, elapsed), settings=draft.meta)
+                appended = True
         except _NothingToCommit:
-            pass
+            assert txn is not None
+            elapsed = (time.perf_counter() - started) * 1000
+            self.log_all(_done(action, actor, txn, elapsed))
         except CredentialError as exc:
             failure = _failure(action, actor, txn.subject if txn else None, exc)
             if txn is not None and txn.subject is None:
                 failure.credential_name = txn.attempted_name
-            self.log(failure)
+            self._log_failure(failure, exc)
             raise
-        assert txn is not None
-        elapsed = (time.perf_counter() - started) * 1000
-        for credential in txn.touched.values():
-            self.log(Activity(action, credential.id, credential.name, actor=actor,
-                              duration_ms=elapsed))  # fmt: skip
-        for label, error in txn.failures:
-            failure = _failure(action, actor, None, error)
-            failure.credential_name = label
+        except BaseException as exc:
+            if appended:  # the entries say it happened: say that the commit did not
+                subject = txn.subject if txn else None
+                self._log_failure(_failure(action, actor, subject, exc), exc)
+            raise
+
+    def _log_failure(self, failure: Activity, error: BaseException) -> None:
+        from credctl.errors import AuditUnavailableError
+
+        try:
             self.log(failure)
+        except CredentialError:
+            if isinstance(error, AuditUnavailableError):
+                return  # the log is what failed; its error is the one to report
+            raise
 
     # -- secrets -------------------------------------------------------------------
 
@@ -406,20 +534,25 @@ class RecordStore:
         action: str = "read_field",
         min_valid: float = 0.0,
         refresh: bool = True,
+        refresh_ahead: bool = True,
+        allow_plain_http: bool = True,
         require_owner: str | None = None,
         missing: list[tuple[SecretWant, NotFound]] | None = None,
     ) -> list[SecretRecord | None]:
         """The credentials `wants` name, from one snapshot, ready for secret use.
 
         An oauth2 credential whose access token is wanted is renewed first when it
-        expires within the refresh-ahead window or `min_valid` seconds (unless
-        `refresh` is False), and `Expired` (exit 7) when it has expired and cannot
-        be renewed.  `require_owner` refuses another owner's credential
-        (`AccessDenied`).  A named field the credential does not have is `NotFound`.
-        With a `missing` list, a credential or field that does not exist is noted
-        there (and None returned in its place) instead of raised, so a caller can
-        name every missing one at once.  Each credential read is logged
-        once as `action`; nothing is handed out unless every read was logged.
+        expires within the refresh-ahead window (once it has expired, if
+        `refresh_ahead` is False) or `min_valid` seconds (unless `refresh` is False),
+        and `Expired` (exit 7) when it has expired and cannot be renewed; one that was
+        never logged in starts a login (`InteractionRequired`, exit 4).  Without
+        `allow_plain_http`, a provider on plain http is never asked.  `require_owner`
+        refuses another owner's credential (`AccessDenied`).  A named field the
+        credential does not have is `NotFound`.  With a `missing` list, a credential
+        or field that does not exist is noted there (and None returned in its place)
+        instead of raised, so a caller can name every missing one at once.  Each
+        credential read is logged once as `action`; nothing is handed out unless every
+        read was logged.
         """
         view = self.view(actor)
         loaded: dict[tuple[int, int], SecretRecord] = {}
@@ -460,25 +593,43 @@ class RecordStore:
 
                     # An older version is never renewed (that would write the current one).
                     renew = refresh and not is_version(credential)
-                    secret = oauth.current(self, secret, actor, min_valid=min_valid,
-                                           refresh=renew)  # fmt: skip
+                    secret = oauth.current(
+                        self, secret, actor, min_valid=min_valid, refresh=renew,
+                        ahead=refresh_ahead, plain_http=allow_plain_http,
+                    )  # fmt: skip
                 loaded[key] = secret
                 found.append(secret)
         except CredentialError as exc:
-            self.log(_failure(action, actor, subject, exc))
+            self._log_failure(_failure(action, actor, subject, exc), exc)
             raise
         if missing:  # the caller refuses the whole read: none of it counts as a use
             self.log(_failure(action, actor, None, missing[0][1]))
             return found
-        for secret in loaded.values():
-            self.log(Activity(action, secret.credential.id, secret.credential.name, actor=actor))
+        # Fail closed: if the log cannot take these entries, this raises and no
+        # secret leaves the record layer.
+        self.log_all(
+            [Activity(action, s.credential.id, s.credential.name, actor=actor)
+             for s in loaded.values()]
+        )  # fmt: skip
         return found
 
     # -- activity ------------------------------------------------------------------
 
     def log(self, activity: Activity) -> None:
-        """Append one activity to the log."""
+        """Append one activity to the log (raises when it cannot: callers fail closed)."""
         self.activity_log.append(activity)
+
+    def log_all(
+        self, activities: Sequence[Activity], settings: dict[str, Any] | None = None
+    ) -> None:
+        """Append activities in one go; `settings`: a write's, to record the log's head in."""
+        if not activities:
+            return
+        if isinstance(self.activity_log, BatchLog):
+            self.activity_log.append_batch(activities, settings)
+        else:
+            for activity in activities:
+                self.activity_log.append(activity)
 
     def activities(self) -> Iterator[Activity]:
         """Every logged activity, oldest first."""
@@ -488,11 +639,7 @@ class RecordStore:
 
     def state_stamp(self) -> Any:
         """A value that changes with every write, or None if the backend cannot say."""
-        from credctl.storage.base import ChangeStamped
-
-        if isinstance(self.storage, ChangeStamped):
-            return self.storage.state_stamp()
-        return None
+        return self._stamped.state_stamp() if self._stamped is not None else None
 
     def location_hint(self) -> str | None:
         """The vault path to name in a hint, when the default would not find it."""
@@ -508,14 +655,36 @@ class RecordStore:
         return str(path)
 
 
+def _done(action: str, actor: Actor, txn: RecordTransaction, elapsed: float) -> list[Activity]:
+    """One activity per credential the transaction touched (or its subject), and failures."""
+    done = [
+        Activity(action, c.id, c.name, actor=actor, duration_ms=elapsed)
+        for c in txn.touched.values()
+    ]
+    if not done and not txn.failures:  # nothing changed, yet the operation happened
+        subject = txn.subject
+        done.append(Activity(action, subject.id if subject else None,
+                             subject.name if subject else None, actor=actor,
+                             duration_ms=elapsed))  # fmt: skip
+    for label, error in txn.failures:
+        failure = _failure(action, actor, None, error)
+        failure.credential_name = label
+        done.append(failure)
+    return done
+
+
 def _failure(
-    action: str, actor: Actor, subject: StoredCredential | None, error: CredentialError
+    action: str, actor: Actor, subject: StoredCredential | None, error: BaseException
 ) -> Activity:
+    if isinstance(error, CredentialError):
+        kind = type(error).__name__
+    else:
+        kind = "Interrupted" if isinstance(error, KeyboardInterrupt) else "InternalError"
     return Activity(
         action,
         subject.id if subject is not None else None,
         subject.name if subject is not None else None,
         actor=actor,
         outcome="error",
-        error=type(error).__name__,
+        error=kind,
     )

@@ -25,6 +25,9 @@ CORE_KEYS: Final = frozenset({
 })  # fmt: skip
 #: The record key of the non-secret OAuth state (grant, lifetime, auth method).
 OAUTH_STATE: Final = "oauth"
+#: The record key of remembered variable names (field → variable), e.g. from a dotenv
+#: import: `credctl env NAME` exports each field under its remembered name.
+ENV_NAMES: Final = "env"
 DEFAULT_OWNER: Final = "local"
 
 
@@ -142,6 +145,14 @@ class StoredCredential:
             raise TypeError(f"StoredCredential has no attribute {sorted(unknown)[0]!r}")
         values.update(changes)
         return StoredCredential(**values)
+
+    @property
+    def env_names(self) -> dict[str, str]:
+        """Remembered variable names by field (empty when none were remembered)."""
+        value = self.extra.get(ENV_NAMES)
+        if not isinstance(value, dict):
+            return {}
+        return {k: v for k, v in value.items() if isinstance(k, str) and isinstance(v, str)}
 
     @property
     def oauth_state(self) -> dict[str, Any]:

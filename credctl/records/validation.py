@@ -8,6 +8,7 @@ naming what is wrong, never quoting a secret.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
@@ -76,3 +77,51 @@ def check_metadata(value: Mapping[str, Any]) -> dict[str, Any]:
         raise InvalidInput("metadata is larger than 64 KiB")
     loaded: dict[str, Any] = json.loads(encoded)
     return loaded
+
+
+#: Owner (user) ids: 1–128 ASCII letters, digits, ``_ . @ -``, starting with a letter or
+#: digit.  No ``/``: the vault indexes another owner's record as ``owner/name``
+#: (`credctl.vault.body.RECORD_KEY`, which repeats this pattern).
+OWNER_PATTERN: Final = r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,127}"
+_OWNER: Final = re.compile(OWNER_PATTERN + r"\Z")
+
+
+def check_owner(value: str) -> str:
+    """`value` if it is a valid owner (user) id."""
+    if not isinstance(value, str) or not _OWNER.match(value):
+        raise InvalidInput(
+            "a user id is 1–128 ASCII letters, digits, '_', '.', '@' or '-', starting with "
+            "a letter or digit"
+        )
+    return value
+
+
+_VARIABLE: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+MAX_VARIABLE_LENGTH: Final = 256
+
+
+def check_env_names(fields: Sequence[str], value: Mapping[str, Any]) -> dict[str, str]:
+    """Remembered variable names (field → variable, e.g. what a dotenv import read).
+
+    Each key must be one of `fields` (the type's field names; any name when the
+    type declares none, as `custom`) and each value an
+    environment variable name.  Whether a name is safe to export by default is
+    decided when it is exported (`credctl.types.names.check_derived_variable`).
+    """
+    if not isinstance(value, Mapping):
+        raise InvalidInput("env names must map field names to variable names")
+    checked: dict[str, str] = {}
+    for field, variable in value.items():
+        if not isinstance(field, str) or (fields and field not in fields):
+            raise InvalidInput(f"env names: {str(field)[:40]!r} is not a field of the type")
+        if (
+            not isinstance(variable, str)
+            or len(variable) > MAX_VARIABLE_LENGTH
+            or not _VARIABLE.match(variable)
+        ):
+            raise InvalidInput(
+                f"env names: the variable for {field!r} is not a valid variable name",
+                hint="variable names are letters, digits and '_', not starting with a digit",
+            )
+        checked[field] = variable
+    return checked

@@ -1,7 +1,8 @@
 """The small interface every storage backend implements, and its optional parts.
 
 A backend stores credential records (JSON-able dicts with at least ``id`` and
-``name``) plus a little settings data (`meta`).  Reads see one consistent
+``name``, and ``owner`` unless it is ``local``; names are unique per owner) plus a
+little settings data (`meta`).  Reads see one consistent
 snapshot; writes happen inside `writer()`, all or nothing.  Nothing above the
 record layer (`credctl.records`) talks to a backend: the record layer alone
 reads, writes and logs through it.  Adding a backend is adding one module that
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
     from credctl.records.activity import ActivityLog
 
 Record = dict[str, Any]
+#: The owner of credentials that the vault's own user creates (CLI, library).
+DEFAULT_OWNER = "local"
 
 
 class StorageSnapshot(Protocol):
@@ -35,8 +38,16 @@ class StorageSnapshot(Protocol):
         """The record with this id, or None."""
         ...
 
-    def get_by_name(self, name: str) -> Record | None:
-        """The record with this name, or None."""
+    def get_by_name(self, name: str, owner: str = DEFAULT_OWNER) -> Record | None:
+        """The record `owner` keeps under this name, or None.
+
+        Names are unique per owner (the record's ``owner`` member, ``local`` when
+        absent): two owners may each have a ``github``.
+        """
+        ...
+
+    def with_name(self, name: str) -> list[Record]:
+        """Every owner's record with this name, in id order."""
         ...
 
     def records(self) -> Iterator[Record]:

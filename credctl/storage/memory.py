@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from credctl.records.activity import MemoryActivityLog
-from credctl.storage.base import Record
+from credctl.storage.base import DEFAULT_OWNER, Record
 
 
 class MemorySnapshot:
@@ -23,9 +23,16 @@ class MemorySnapshot:
         """The record with this id, or None."""
         return self._records.get(credential_id)
 
-    def get_by_name(self, name: str) -> Record | None:
-        """The record with this name, or None."""
-        return next((r for r in self._records.values() if r["name"] == name), None)
+    def get_by_name(self, name: str, owner: str = DEFAULT_OWNER) -> Record | None:
+        """The record `owner` keeps under this name, or None."""
+        return next((r for r in self.with_name(name) if r.get("owner", DEFAULT_OWNER) == owner),
+                    None)  # fmt: skip
+
+    def with_name(self, name: str) -> list[Record]:
+        """Every owner's record with this name, in id order."""
+        return [
+            self._records[i] for i in sorted(self._records) if self._records[i]["name"] == name
+        ]
 
     def records(self) -> Iterator[Record]:
         """Every record, in id order."""

@@ -15,8 +15,8 @@ collects it) and say how to build an empty storage::
 Each test gets a fresh private folder in `workdir`.  The checks follow what
 `CredentialManager` relies on (``credctl/storage/base.py``): a snapshot never
 changes after it is taken; a `writer()` block is all or nothing; records come
-back by id and by name, in id order, exactly as stored; the usage journal only
-appends and never touches records.  Names follow SPEC §2 (1–128 of
+back by id and by name (unique per owner), in id order, exactly as stored; the
+activity log only appends and never touches records.  Names follow SPEC §2 (1–128 of
 ``A-Za-z0-9_-``): the manager validates names before they reach storage, so a
 backend may refuse others.  Values are arbitrary JSON.
 
@@ -265,6 +265,51 @@ class StorageBackendTests:
         for i in (1, 2, 10, 99, 100, 150, 300):
             assert snapshot.get_by_id(i) == _record(i, f"cred-{i}")
             assert snapshot.get_by_name(f"cred-{i}") == _record(i, f"cred-{i}")
+
+    # -- names are unique per owner -----------------------------------------------------
+
+    def test_names_are_unique_per_owner(self) -> None:
+        storage = self.make_storage()
+        local = _record(1, "github")
+        alice = _record(2, "github", owner="alice")
+        bob = _record(3, "github", owner="bob@example.com")
+        self.put(storage, local, alice, bob, _record(4, "other", owner="alice"))
+        snapshot = self.reopen_storage(storage).snapshot()
+        assert snapshot.get_by_name("github") == local
+        assert snapshot.get_by_name("github", "local") == local
+        assert snapshot.get_by_name("github", "alice") == alice
+        assert snapshot.get_by_name("github", "bob@example.com") == bob
+        assert snapshot.get_by_name("github", "carol") is None
+        assert snapshot.get_by_name("other") is None
+        assert snapshot.with_name("github") == [local, alice, bob]
+        assert snapshot.with_name("other") == [_record(4, "other", owner="alice")]
+        assert snapshot.with_name("absent") == []
+        assert snapshot.count() == 4
+
+    def test_an_owner_prefix_in_a_name_finds_nothing(self) -> None:
+        storage = self.make_storage()
+        self.put(storage, _record(1, "github", owner="alice"), _record(2, "x", owner="a"))
+        snapshot = storage.snapshot()
+        assert snapshot.get_by_name("alice/github") is None
+        assert snapshot.get_by_name("github", "alice/github") is None
+        assert snapshot.get_by_name("x", "a/x") is None
+        assert snapshot.with_name("alice/github") == []
+
+    def test_an_owners_record_is_renamed_and_deleted_in_its_namespace(self) -> None:
+        storage = self.make_storage()
+        self.put(storage, _record(1, "shared"), _record(2, "shared", owner="alice"))
+        self.put(storage, _record(2, "renamed", owner="alice"))
+        snapshot = storage.snapshot()
+        assert snapshot.get_by_name("shared") == _record(1, "shared")
+        assert snapshot.get_by_name("shared", "alice") is None
+        assert snapshot.get_by_name("renamed", "alice") == _record(2, "renamed", owner="alice")
+        with storage.writer() as draft:
+            assert draft.delete(2) is True
+            draft.put(_record(3, "shared", owner="alice"))
+        snapshot = storage.snapshot()
+        assert snapshot.get_by_name("shared", "alice") == _record(3, "shared", owner="alice")
+        assert snapshot.get_by_name("shared") == _record(1, "shared")
+        assert snapshot.get_by_name("renamed", "alice") is None
 
     # -- tricky names and values ------------------------------------------------------
 

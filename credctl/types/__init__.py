@@ -9,8 +9,9 @@ for scanning installed packages; a built-in name cannot be overridden.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Final
 
@@ -22,11 +23,13 @@ if TYPE_CHECKING:
     from importlib.metadata import EntryPoint
 
 __all__ = [
+    "BUILTIN_TYPE_NAMES",
     "ENTRY_POINT_GROUP",
     "CredentialType",
     "FieldSpec",
     "env_prefix",
     "get_type",
+    "testonly_entry_points",
     "type_names",
     "validate_name",
 ]
@@ -45,6 +48,8 @@ _BUILTIN: Final = MappingProxyType(
         "custom": ("credctl.types.custom", "CustomType"),
     }
 )
+#: The built-in type names, in the order help lists them (naming them scans no plug-in).
+BUILTIN_TYPE_NAMES: Final = tuple(_BUILTIN)
 _loaded: dict[str, CredentialType] = {}
 _plugins: dict[str, CredentialType] = {}
 
@@ -56,10 +61,33 @@ def _builtin(name: str) -> CredentialType | None:
     return _loaded.get(name)
 
 
-def _entry_points() -> Iterable[EntryPoint]:
+def _installed_entry_points() -> Iterable[EntryPoint]:
     from importlib.metadata import entry_points  # only when a name is not built in
 
     return entry_points(group=ENTRY_POINT_GROUP)
+
+
+_entry_points: Callable[[], Iterable[EntryPoint]] = _installed_entry_points
+
+
+@contextlib.contextmanager
+def testonly_entry_points(read: Callable[[], Iterable[EntryPoint]]) -> Iterator[None]:
+    """Tests only: take plugin entry points from `read` instead of the installed packages.
+
+    Inside the block no plugin is loaded yet (each is loaded from `read`'s entry
+    points on first use); on exit the installed entry points and the plugins
+    loaded before the block are back.
+    """
+    global _entry_points
+    saved_read, saved_plugins = _entry_points, dict(_plugins)
+    _entry_points = read
+    _plugins.clear()
+    try:
+        yield
+    finally:
+        _entry_points = saved_read
+        _plugins.clear()
+        _plugins.update(saved_plugins)
 
 
 def type_names() -> list[str]:

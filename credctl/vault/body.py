@@ -4,8 +4,10 @@ Layout (all lengths big-endian u32)::
 
     meta_len | meta (JSON object) | index_len | index | records
 
-The index holds one line per record, ``<id>\\t<name>\\t<offset>\\t<length>\\n``,
-sorted by id, with offsets into the records area.  Finding one record is a
+The index holds one line per record, ``<id>\\t<key>\\t<offset>\\t<length>\\n``,
+sorted by id, with offsets into the records area.  A record's *key* is its name,
+or ``<owner>/<name>`` when it belongs to an owner other than ``local`` (names are
+unique per owner; see docs/FORMAT.md).  Finding one record is a
 C-speed ``bytes.find`` on the index plus one small ``json.loads``; the other
 records are never parsed.  That keeps ``get-token`` on 10,000 credentials
 close to its cost on 1,000.
@@ -22,13 +24,20 @@ from typing import Any
 from credctl.errors import VaultCorruptError
 
 _LEN = struct.Struct(">I")
-RECORD_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}\Z")
-_NAME_BYTES = re.compile(rb"[A-Za-z0-9][A-Za-z0-9_-]{0,127}\Z")
+_NAME = r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}"
+#: An owner id other than ``local``: no ``/``, TAB or LF, so ``owner/name`` splits one way.
+_OWNER = r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,127}"
+RECORD_NAME = re.compile(_NAME + r"\Z")
+OWNER_ID = re.compile(_OWNER + r"\Z")
+#: An index key: the record's name, prefixed with ``owner/`` unless the owner is ``local``.
+RECORD_KEY = re.compile(rf"(?:{_OWNER}/)?{_NAME}\Z")
+_KEY_BYTES = re.compile(RECORD_KEY.pattern.encode())
 _UINT = rb"(0|[1-9][0-9]{0,17})"
 # One whole index line; matched in C, so checking 10,000 lines costs little.
 _INDEX_LINE = re.compile(
-    _UINT + rb"\t([A-Za-z0-9][A-Za-z0-9_-]{0,127})\t" + _UINT + rb"\t" + _UINT + rb"\n"
-)
+    _UINT + rb"\t((?:" + _OWNER.encode() + rb"/)?" + _NAME.encode() + rb")\t" + _UINT + rb"\t"
+    + _UINT + rb"\n"
+)  # fmt: skip
 
 Record = dict[str, Any]
 
@@ -37,8 +46,36 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"non-standard JSON constant {name}")
 
 
+#: FORMAT.md: readers reject JSON nested deeper than this.
+MAX_DEPTH = 1000
+_NESTING = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+
+
+def _too_deep(raw: bytes) -> bool:
+    """True when `raw` nests arrays/objects more than `MAX_DEPTH` levels deep.
+
+    Decided here rather than by Python's recursion limit, which a program may raise.
+    Counting brackets (C speed) settles almost every record; only JSON with more
+    brackets than the limit is walked, skipping strings.
+    """
+    if raw.count(b"[") + raw.count(b"{") <= MAX_DEPTH:
+        return False
+    depth = 0
+    for match in _NESTING.finditer(raw):
+        token = match.group()
+        if token in (b"[", b"{"):
+            depth += 1
+            if depth > MAX_DEPTH:
+                return True
+        elif token in (b"]", b"}"):
+            depth -= 1
+    return False
+
+
 def load_json_object(raw: bytes, what: str) -> dict[str, Any]:
     """Parse strict JSON that must be an object; anything else is vault damage."""
+    if _too_deep(raw):
+        raise VaultCorruptError(f"the vault holds {what} nested deeper than {MAX_DEPTH} levels")
     try:
         value = json.loads(raw, parse_constant=_reject_constant)
     except (ValueError, RecursionError) as exc:
@@ -63,12 +100,14 @@ class Body:
         # Materialised only when the body is changed: id -> (name, raw JSON | parsed).
         self._table: dict[int, tuple[str, bytes | Record]] | None = None
         self._ids_by_name: dict[str, int] = {}
+        self._changed = False
+        self._meta_json: bytes | None = None
 
     # -- reading -------------------------------------------------------------------
 
     def get_by_name(self, name: str) -> tuple[int, Record] | None:
-        """The record with this name, parsing only that record."""
-        if not RECORD_NAME.match(name):
+        """The record with this key (see `RECORD_KEY`), parsing only that record."""
+        if not RECORD_KEY.match(name):
             return None
         if self._table is not None:
             record_id = self._ids_by_name.get(name)
@@ -104,20 +143,37 @@ class Body:
             yield record_id, table[record_id][0], self._record(record_id)
 
     def names(self) -> dict[str, int]:
-        """Name -> id for every record, without parsing any record."""
+        """Key -> id for every record, without parsing any record."""
         self._materialise()
         return dict(self._ids_by_name)
 
     def __len__(self) -> int:
         return len(self._materialise())
 
+    def copy(self) -> Body:
+        """A body over the same bytes with settings of its own, for one more reader.
+
+        For a generation cached by the storage (`VaultStorage`): each reader gets
+        a copy whose records and settings it may parse and even change without
+        affecting the others.  Only for a body that was never changed.
+        """
+        if self._changed:
+            raise ValueError("only an unchanged body can be copied")
+        if self._meta_json is None:
+            self._meta_json = dump_json(self.meta)
+        copied = Body(load_json_object(self._meta_json, "a settings block"), b"", self._records)
+        copied._index = self._index  # immutable bytes, shared
+        copied._meta_json = self._meta_json
+        return copied
+
     # -- changing ------------------------------------------------------------------
 
     def put(self, record_id: int, name: str, record: Record) -> None:
-        """Insert or replace a record; names must stay unique."""
-        if not RECORD_NAME.match(name):
-            raise ValueError(f"invalid record name {name!r}")
+        """Insert or replace a record under its key (`RECORD_KEY`); keys must stay unique."""
+        if not RECORD_KEY.match(name):
+            raise ValueError(f"invalid record key {name!r}")
         table = self._materialise()
+        self._changed = True
         if self._ids_by_name.get(name, record_id) != record_id:
             raise ValueError(f"record name {name!r} is already used")
         previous = table.get(record_id)
@@ -131,6 +187,7 @@ class Body:
         removed = self._materialise().pop(record_id, None)
         if removed is None:
             return False
+        self._changed = True
         del self._ids_by_name[removed[0]]
         return True
 
@@ -193,7 +250,7 @@ class Body:
     def _entry_at(self, start: int) -> tuple[int, Record]:
         id_raw, name_raw, offset_raw, length_raw = self._line_at(start)
         record_id, offset, length = (_parse_uint(v) for v in (id_raw, offset_raw, length_raw))
-        if not _NAME_BYTES.match(name_raw):
+        if not _KEY_BYTES.match(name_raw):
             raise VaultCorruptError("vault body index holds an invalid name")
         if offset + length > len(self._records):
             raise VaultCorruptError("vault body index points past the records")

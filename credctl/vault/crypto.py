@@ -8,8 +8,11 @@ oracle from the kind of failure; the vault layer decides what to tell the user.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from _operator import _compare_digest
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import NamedTuple
 
 from cryptography.exceptions import InvalidTag
@@ -18,7 +21,7 @@ from cryptography.hazmat.primitives import hmac as crypto_hmac
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from credctl.errors import InvalidInput, KdfDowngradeError
+from credctl.errors import InvalidInput, KdfDowngradeError, KdfMemoryError
 
 KEY_SIZE = 32
 NONCE_SIZE = 12
@@ -83,6 +86,22 @@ class KdfParams(NamedTuple):
             )
 
 
+#: Wraps each Argon2id run; a front end shows progress with it (`observe_kdf`).
+KdfObserver = Callable[[KdfParams], AbstractContextManager[object]]
+_observers: list[KdfObserver] = []
+
+
+def observe_kdf(observer: KdfObserver | None) -> None:
+    """Run every later Argon2id derivation inside ``observer(params)`` (None: stop).
+
+    The library prints nothing; the command line passes a spinner for the
+    seconds a derivation takes on a terminal.
+    """
+    _observers.clear()
+    if observer is not None:
+        _observers.append(observer)
+
+
 def random_bytes(size: int) -> bytes:
     """Cryptographically secure random bytes from the operating system."""
     return os.urandom(size)
@@ -91,17 +110,32 @@ def random_bytes(size: int) -> bytes:
 def derive_passphrase_key(passphrase: bytes, salt: bytes, params: KdfParams) -> bytes:
     """Argon2id(passphrase, salt) → a 256-bit key-encryption key."""
     params.check_from_file()
-    from argon2.low_level import Type, hash_secret_raw  # imported only when needed
+    from argon2.exceptions import HashingError  # imported only when needed
+    from argon2.low_level import Type, hash_secret_raw
 
-    return hash_secret_raw(
-        secret=passphrase,
-        salt=salt,
-        time_cost=params.time_cost,
-        memory_cost=params.memory_kib,
-        parallelism=params.parallelism,
-        hash_len=KEY_SIZE,
-        type=Type.ID,
-    )
+    watching = _observers[0](params) if _observers else contextlib.nullcontext()
+    try:
+        with watching:
+            return hash_secret_raw(
+                secret=passphrase,
+                salt=salt,
+                time_cost=params.time_cost,
+                memory_cost=params.memory_kib,
+                parallelism=params.parallelism,
+                hash_len=KEY_SIZE,
+                type=Type.ID,
+            )
+    except (HashingError, MemoryError) as exc:
+        if isinstance(exc, HashingError) and "memory" not in str(exc).lower():
+            raise
+        mib = params.memory_kib // 1024
+        raise KdfMemoryError(
+            f"Argon2id needs {mib} MiB of memory to derive the key, and this process could "
+            "not get it (a container or ulimit may cap memory)",
+            hint="give the job a CI key (CREDCTL_KEY, from `credctl key add-ci`), which needs "
+            "no key derivation; or, on a machine with enough memory, lower the cost with "
+            "`credctl passwd --kdf-memory 64` (new vaults: `credctl init --kdf-memory 64`)",
+        ) from None
 
 
 def hkdf(key: bytes, salt: bytes, info: bytes) -> bytes:
@@ -116,12 +150,15 @@ def key_check(kek: bytes) -> bytes:
     return mac.finalize()[:CHECK_SIZE]
 
 
+# `_operator._compare_digest` is the constant-time comparison `hmac.compare_digest`
+# falls back to without OpenSSL; importing `hmac` itself would load OpenSSL's hashlib
+# bindings (~2 ms) on the get-token path.  Public so that a test can check which it is.
+constant_time_compare = _compare_digest
+
+
 def checks_equal(a: bytes, b: bytes) -> bool:
     """Constant-time comparison."""
-    # `_operator._compare_digest` is the constant-time comparison `hmac.compare_digest`
-    # falls back to without OpenSSL; importing `hmac` itself would load OpenSSL's
-    # hashlib bindings (~2 ms) on the get-token path.
-    return _compare_digest(a, b)
+    return constant_time_compare(a, b)
 
 
 def seal(key: bytes, nonce: bytes, plaintext: bytes, aad: bytes) -> bytes:

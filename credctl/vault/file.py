@@ -88,14 +88,22 @@ class VaultFile:
 
     def read(self) -> bytes:
         """The whole vault file, refusing symlinks, non-regular files and unsafe folders."""
-        missing = VaultNotFoundError(
-            f"no vault at {self.path}", hint="create one with `credctl init`"
-        )
+        missing = VaultNotFoundError(f"no vault at {self.path}", hint=self._create_hint())
         try:
             self.folder.fd()
         except FileNotFoundError:
             raise missing from None
         return read_regular_file(self.path, missing=missing)
+
+    def _create_hint(self) -> str:
+        """How to create this vault: `--vault PATH` when the default would be another."""
+        from credctl.paths import default_vault_path
+
+        if default_vault_path().absolute() == self.path.absolute():
+            return "create one with `credctl init`"
+        import shlex
+
+        return f"create one with `credctl --vault {shlex.quote(str(self.path))} init`"
 
     # -- locking -------------------------------------------------------------------
 
@@ -165,14 +173,14 @@ class VaultFile:
                 raise StorageError(f"read-back of {self.tmp_path} differs from what was written")
             verify(written)
             if previous_generation is not None and backup_count > 0:
-                self._keep_backup(previous_generation)
+                self.keep_backup(previous_generation)
             os.replace(tmp_name, self.path.name, src_dir_fd=folder, dst_dir_fd=folder)
         except BaseException:
             with contextlib.suppress(OSError):
                 os.unlink(tmp_name, dir_fd=folder)
             raise
         os.fsync(folder)
-        self._prune_backups(backup_count)
+        self.prune_backups(backup_count)
         self.write_anchor(vault_id, generation)
 
     def _preflight(self) -> None:
@@ -268,7 +276,7 @@ class VaultFile:
                 found.append((int(suffix), self.backup_dir / name))
         return sorted(found, reverse=True)
 
-    def _keep_backup(self, generation: int) -> None:
+    def keep_backup(self, generation: int) -> None:
         folder = self.folder_fd()
         try:
             info = os.stat(self.path.name, dir_fd=folder, follow_symlinks=False)
@@ -288,7 +296,7 @@ class VaultFile:
             except OSError:
                 backups.create_file(target, self.read())
 
-    def _prune_backups(self, keep: int) -> None:
+    def prune_backups(self, keep: int) -> None:
         surplus = self.backups()[keep:]
         if surplus:
             self._remove(path for _generation, path in surplus)

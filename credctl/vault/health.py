@@ -94,7 +94,14 @@ def examine(vault: Vault, unlocker: Unlocker | None) -> HealthReport:
     header = parsed.header
     report.add("format", Level.OK, f"format version {header.version} (current {FORMAT_VERSION}), "
                f"generation {header.generation}")  # fmt: skip
-    _mode_check(report, "permissions", str(vault.path), 0o600)
+    if _checked_out_read_only(vault.path):
+        mode = stat.S_IMODE(os.lstat(vault.path).st_mode)
+        report.add("permissions", Level.OK,
+                   f"{vault.path} mode {mode:04o}: a file checked out of git, whose copy in "
+                   "the repository others may read anyway; the vault is encrypted, and no "
+                   "one but you can write it")  # fmt: skip
+    else:
+        _mode_check(report, "permissions", str(vault.path), 0o600)
     for slot in header.slots:
         if slot.slot_type is SlotType.PASSPHRASE and slot.kdf is not None:
             kdf = slot.kdf
@@ -128,6 +135,23 @@ def examine(vault: Vault, unlocker: Unlocker | None) -> HealthReport:
             level = Level.DEGRADED if exc.exit_code == 5 else Level.UNHEALTHY
             report.add("contents", level, str(exc))
     return report
+
+
+def _checked_out_read_only(path: Path) -> bool:
+    """True for a vault inside a git work tree that only its owner may write (git's 0644).
+
+    git checks files out with the umask (usually 0644), and the vault then sits
+    in the repository's history anyway: being readable by others is not news
+    there, while being writable by others still is.
+    """
+    try:
+        mode = stat.S_IMODE(os.lstat(path).st_mode)
+    except OSError:
+        return False
+    if mode & 0o022:
+        return False
+    folder = path.absolute().parent
+    return any(os.path.lexists(candidate / ".git") for candidate in (folder, *folder.parents))
 
 
 def _explained(exc: CredentialError) -> str:

@@ -6,10 +6,8 @@ body are plain data until `Vault` seals and commits them.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from credctl.durations import format_duration
-from credctl.errors import InvalidInput, NotFound, VaultCorruptError, VaultExistsError
+from credctl.errors import InvalidInput, NotFound, VaultCorruptError
 from credctl.vault import crypto, keys
 from credctl.vault.body import Body
 from credctl.vault.crypto import KdfParams
@@ -130,36 +128,6 @@ class OpenVault:
                 hint=f"ask for --ttl {format_duration(cap)} or less; the limit is chosen with "
                 "`credctl init --max-session-ttl`",
             )
-
-    def export_copy(
-        self, target_path: Path | str, passphrase: bytes, kdf: KdfParams | None = None
-    ) -> int:
-        """Write a new vault at `target_path` holding a copy of every record; the count.
-
-        The copy has its own passphrase, its own data key and id, and this vault's
-        settings except those that belong to one file (`OWN_SETTINGS`); `kdf`
-        defaults to this vault's passphrase settings.  An existing file is never
-        replaced (exit 8).
-        """
-        from credctl.vault.store import Vault
-
-        target = Vault(target_path)
-        if target.exists():
-            raise VaultExistsError(
-                f"{target.path} already exists; an export never replaces a file",
-                hint="choose another file, or move the old one away first",
-            )
-        settings = {k: v for k, v in self.body.meta.items() if k not in OWN_SETTINGS}
-        created = target.create(
-            passphrase, kdf or self.passphrase_kdf, backup_count=self.backup_count, meta=settings
-        )
-        count = 0
-        with target.edit(data_key=created.data_key, source=PASSPHRASE_SOURCE) as txn:
-            for credential_id, name, record in self.body.entries():
-                txn.body.put(credential_id, name, record)
-                count += 1
-        target.file.remove_backups()  # the empty first generation is no backup worth keeping
-        return count
 
 
 def passphrase_slots(opened: OpenVault) -> list[Slot]:

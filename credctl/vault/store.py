@@ -113,7 +113,8 @@ class Vault:
     def read_parsed(self) -> ParsedFile:
         """Read and validate the current file, checking it against the rollback anchor."""
         anchor = self.file.read_anchor()  # before the file: see docs/FORMAT.md §Rollback
-        parsed = parse_file(self.file.read())
+        with self._damage_hinted():
+            parsed = parse_file(self.file.read())
         if anchor is not None:
             anchor_id, anchor_generation = anchor
             hint = (
@@ -159,8 +160,23 @@ class Vault:
             yield current
             self._commit(current, previous_generation=parsed.header.generation)
 
+    @contextlib.contextmanager
+    def _damage_hinted(self) -> Iterator[None]:
+        """Damage (exit 6) without a fix of its own points at the kept generations."""
+        try:
+            yield
+        except VaultCorruptError as exc:
+            if type(exc) is VaultCorruptError and exc.hint is None:
+                exc.hint = (
+                    f"earlier generations are kept in {self.file.backup_dir} (newest last); "
+                    f"to go back to one, keep a copy of {self.path.name}, copy the backup over "
+                    f"it and delete {self.file.anchor_path}"
+                )
+            raise
+
     def _open_parsed(self, parsed: ParsedFile, data_key: bytes, source: str) -> OpenVault:
-        body = decrypt_body(parsed, data_key)
+        with self._damage_hinted():
+            body = decrypt_body(parsed, data_key)
         header = parsed.header
         return OpenVault(
             header.vault_id, header.generation, data_key, list(header.slots), body, source, header
@@ -220,6 +236,8 @@ class Vault:
         if max_session_ttl is not None:
             check_max_session_ttl(max_session_ttl)
             meta["max_session_ttl"] = max_session_ttl
+        if self.exists():  # before Argon2id: refusing must not cost seconds (checked again below)
+            raise self._exists_error()
         vault_id = crypto.random_bytes(16)
         data_key = crypto.random_bytes(crypto.KEY_SIZE)
         slot = keys.passphrase_slot(vault_id, 1, passphrase, kdf, data_key)
@@ -229,14 +247,17 @@ class Vault:
                      **meta})  # fmt: skip
         with self.file.locked():
             if self.exists():
-                raise VaultExistsError(
-                    f"a vault already exists at {self.path}; it was left untouched",
-                    hint="use --vault PATH for another vault, or `credctl passwd` to change "
-                    "the passphrase",
-                )
+                raise self._exists_error()
             opened = OpenVault(vault_id, 0, data_key, [slot], body, "passphrase", header=_EMPTY)
             self._commit(opened, previous_generation=None)
         return opened
+
+    def _exists_error(self) -> VaultExistsError:
+        return VaultExistsError(
+            f"a vault already exists at {self.path}; it was left untouched",
+            hint="use --vault PATH for another vault, or `credctl passwd` to change "
+            "the passphrase",
+        )
 
     # -- key slots ----------------------------------------------------------------
 
@@ -378,3 +399,32 @@ def _passphrase_of(unlocker: PassphraseUnlocker) -> bytes:
 
 
 _EMPTY = Header(b"\0" * 16, 0, b"\0" * 32, b"\0" * 12, b"\0" * 16)
+
+
+def export_copy(
+    opened: OpenVault, target_path: Path | str, passphrase: bytes, kdf: KdfParams | None = None
+) -> int:
+    """Write a new vault at `target_path` holding a copy of every record of `opened`; the count.
+
+    The copy has its own passphrase, its own data key and id, and this vault's
+    settings except those that belong to one file (`OWN_SETTINGS`); `kdf`
+    defaults to this vault's passphrase settings.  An existing file is never
+    replaced (exit 8).
+    """
+    target = Vault(target_path)
+    if target.exists():
+        raise VaultExistsError(
+            f"{target.path} already exists; an export never replaces a file",
+            hint="choose another file, or move the old one away first",
+        )
+    settings = {k: v for k, v in opened.body.meta.items() if k not in OWN_SETTINGS}
+    created = target.create(
+        passphrase, kdf or opened.passphrase_kdf, backup_count=opened.backup_count, meta=settings
+    )
+    count = 0
+    with target.edit(data_key=created.data_key, source=PASSPHRASE_SOURCE) as txn:
+        for credential_id, name, record in opened.body.entries():
+            txn.body.put(credential_id, name, record)
+            count += 1
+    target.file.remove_backups()  # the empty first generation is no backup worth keeping
+    return count

@@ -4,7 +4,8 @@ The fixtures install what they need on first use (``npm ci`` into
 ``tests/oauth/node_modules``) and start the provider on a free port of 127.0.0.1
 once per session; ``scripts/test`` installs Debian's ``chromium`` beforehand.  When
 node, npm, the npm packages or ``/usr/bin/chromium`` cannot be had, every test here
-is skipped with a loud banner naming the reason, never silently.
+is skipped with a loud banner naming the reason, never silently (`tests.peers`
+decides; under ``CREDCTL_REQUIRE_PEERS=1`` they fail instead).
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import CHEAP_KDF, PASSPHRASE, credctl_command
+from tests.peers import peer_missing
 
-from .oauth_peers import CHROMIUM, HERE, OAuthCli, Provider, installed, skip_loudly
+from .oauth_peers import CHROMIUM, HERE, OAuthCli, Provider, installed
 
 
 @pytest.fixture(scope="session")
@@ -27,17 +29,18 @@ def node() -> str:
     """The node binary, with oidc-provider and playwright-core installed next to the tests."""
     found, npm = shutil.which("node"), shutil.which("npm")
     if not found or not npm:
-        skip_loudly("node and npm are not installed (Debian: apt-get install nodejs npm)")
+        peer_missing("node", "node and npm are not installed (Debian: apt-get install nodejs npm)")
     assert found is not None and npm is not None
     if not CHROMIUM.is_file():
-        skip_loudly(f"{CHROMIUM} is missing (Debian: apt-get install chromium; scripts/test does)")
+        peer_missing("chromium", f"{CHROMIUM} is missing (Debian: apt-get install chromium)")
     if not installed():
         command = [npm, "ci" if (HERE / "package-lock.json").is_file() else "install",
                    "--no-audit", "--no-fund"]  # fmt: skip
         done = subprocess.run(command, cwd=HERE, capture_output=True, text=True, timeout=600,
                               check=False)  # fmt: skip
         if done.returncode != 0 or not installed():
-            skip_loudly(f"`{' '.join(command[1:])}` in {HERE} failed: {done.stderr[-500:]}")
+            peer_missing("oidc-provider", f"`npm {' '.join(command[1:])}` in {HERE} failed: "
+                         f"{done.stderr[-500:]}")  # fmt: skip
     return found
 
 

@@ -12,15 +12,13 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from tests.conftest import PASSPHRASE, credctl_command
+from tests.peers import peer_failed
 
 HERE = Path(__file__).resolve().parent
 CHROMIUM = Path("/usr/bin/chromium")
@@ -30,13 +28,6 @@ NATIVE_CLIENT = "credctl-native"
 SHORT_DEVICE_CLIENT = "credctl-device-short"
 MACHINE_CLIENT = "credctl-machine"
 MACHINE_SECRET = "FAKE-machine-client-secret-0123456789"
-
-
-def skip_loudly(reason: str) -> None:
-    """Skip, and say so where nobody can miss it."""
-    banner = "!" * 78
-    sys.stderr.write(f"\n{banner}\nOAUTH TESTS SKIPPED: {reason}\n{banner}\n")
-    pytest.skip(f"OAUTH TESTS SKIPPED: {reason}")
 
 
 def installed() -> bool:
@@ -62,7 +53,7 @@ class Provider:
         while ready is None:
             if self.process.poll() is not None or time.monotonic() > deadline:
                 self.stop()
-                skip_loudly(f"oidc-provider did not start: {self.err_path.read_text()[-800:]}")
+                peer_failed("oidc-provider", f"did not start: {self.err_path.read_text()[-800:]}")
             lines = self.log_path.read_text().splitlines()
             if lines:
                 ready = json.loads(lines[0])
@@ -208,7 +199,7 @@ class OAuthCli:
 
     def assert_never_shown(self, values: list[str]) -> None:
         """None of `values` in any output seen (but get-token's stdout), nor in the files
-        beside the vault (the usage journal; backups are encrypted)."""
+        beside the vault (the audit trail and backups are encrypted)."""
         for text in self.outputs:
             for value in values:
                 if value and value in text:

@@ -1,0 +1,1 @@
+"""credctl's tests: a package, so that tests.conftest is one module however it is reached."""
