@@ -182,3 +182,18 @@ def test_new_data_may_name_a_field_by_its_alias() -> None:
     new = manager.rotate_credential(cid, {"api_key": "FAKE-SECRET-2"})
     assert manager.get_token(new).value.expose() == "FAKE-SECRET-2"
     assert manager.get_token("sg", version=1).value.expose() == "FAKE-SECRET-1"
+
+
+def test_workflow_links_and_the_owner_follow_a_rotation() -> None:
+    manager = _manager()
+    alice = manager.acting_as("alice")
+    created = alice.create_credential("token", {"token": "FAKE-SECRET-1"}, name="ci")
+    alice.add_link(created.id, "deploy-prod")
+    new = manager.rotate_credential(created.id, {"token": "FAKE-SECRET-2"})
+    assert [link.workflow_id for link in alice.links(new)] == ["deploy-prod"]
+    assert alice.get_credential(new).id == new  # still alice's
+    with pytest.raises(NotFound, match=f"rotated to id {new}"):
+        alice.get_credential(created.id)
+    with pytest.raises(NotFound) as other:
+        manager.acting_as("bob").get_credential(created.id)
+    assert "rotated" not in str(other.value)  # another owner learns nothing
