@@ -51,8 +51,9 @@ from credctl.model import (
     checked_manager_config,
 )
 from credctl.records.activity import Activity, Actor, os_user
+from credctl.records.refs import as_id
 from credctl.records.secrets import TOKEN, SecretRecord, SecretWant
-from credctl.records.store import RecordStore, as_id
+from credctl.records.store import RecordStore
 from credctl.secret import SecretValue
 from credctl.storage.base import CredentialStorage
 
@@ -631,16 +632,11 @@ class CredentialManager:
         actor = self._actor()
         with self.records.transaction("update", actor) as txn:
             credential = txn.find(ref)
-            extra = None
-            if updates.data is not None or updates.data_changes is not None:  # keep a version
-                from credctl.records.rotation_due import versioned_update
-
-                extra = versioned_update(txn, credential, actor)
             txn.update(
                 credential, name=updates.name, description=updates.description,
                 tags=updates.tags, metadata=updates.metadata,
                 metadata_changes=updates.metadata_changes, data=updates.data,
-                data_changes=updates.data_changes, extra=extra,
+                data_changes=updates.data_changes, keep_version=True,
             )  # fmt: skip
         self._cache.forget(credential.id)
 
@@ -1272,7 +1268,7 @@ def _upsert(txn: RecordTransaction, current: StoredCredential, item: CredentialI
         changes["env_names"] = names
     if not changes:
         return "unchanged"
-    txn.update(current, **changes)
+    txn.update(current, keep_version=True, **changes)
     return "updated"
 
 

@@ -52,7 +52,8 @@ from credctl.rotation.policy import GenerateSpec, RotationPolicy, RotationStrate
 
 if TYPE_CHECKING:
     from credctl.records.activity import Actor
-    from credctl.records.store import RecordStore, RecordTransaction, Ref
+    from credctl.records.refs import Ref
+    from credctl.records.store import RecordStore, RecordTransaction
     from credctl.records.stored import StoredCredential
 
 TEST_ONLY_PAUSE_VARIABLE: Final = "CREDCTL_TEST_ONLY_ROTATION_PAUSE"

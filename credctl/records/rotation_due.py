@@ -24,7 +24,8 @@ from credctl.rotation.due import OVERDUE, STUCK, RotationStatus, assess
 
 if TYPE_CHECKING:
     from credctl.records.activity import Actor
-    from credctl.records.store import RecordStore, RecordTransaction, Ref
+    from credctl.records.refs import Ref
+    from credctl.records.store import RecordStore, RecordTransaction
     from credctl.records.stored import StoredCredential
     from credctl.rotation.policy import RotationPolicy
 

@@ -31,6 +31,7 @@ from credctl.errors import (
     NotFound,
 )
 from credctl.records.activity import Activity, ActivityLog, Actor, BatchLog, MemoryActivityLog
+from credctl.records.refs import Ref, as_id
 from credctl.records.secrets import SecretRecord, SecretWant
 from credctl.records.stored import DEFAULT_OWNER, ENV_NAMES, OAUTH_STATE, StoredCredential
 
@@ -42,20 +43,9 @@ if TYPE_CHECKING:
         StorageWriter,
     )
 
-Ref = int | str
-
 
 class _NothingToCommit(Exception):  # noqa: N818 - control flow, never escapes this module
     """Leave the storage writer without committing: the transaction changed nothing."""
-
-
-def as_id(ref: Ref) -> int | None:
-    """The id a reference names, or None when it is a name (SPEC §12: decimal = id)."""
-    if isinstance(ref, bool):
-        raise InvalidInput("a credential reference is a name or an id")
-    if isinstance(ref, int):
-        return ref
-    return int(ref) if ref.isdecimal() and ref.isascii() else None
 
 
 class RecordView:
@@ -332,6 +322,7 @@ class RecordTransaction(RecordView):
         credential_type: str | None = None,
         data_changes: Mapping[str, Any] | None = None,
         env_names: Mapping[str, str] | None = None,
+        keep_version: bool = False,
     ) -> StoredCredential:
         """Apply changes, each checked; new data is checked by the type and bumps `version`.
 
@@ -343,9 +334,16 @@ class RecordTransaction(RecordView):
         so concurrent updates of different keys all survive.  `data` and
         `data_changes` work the same way for the secret data (`update --field`).
         `env_names` sets remembered variable names (merged with the stored ones).
+        With `keep_version`, new data keeps the current data as a version (history,
+        rollback; refused while a rotation is pending).
         """
         from credctl import types
         from credctl.records import validation
+
+        if keep_version and (data is not None or data_changes is not None):
+            from credctl.records.rotation_due import versioned_update
+
+            extra = {**(extra or {}), **versioned_update(self, credential, self._actor)}
 
         changes: dict[str, Any] = {}
         if name is not None and name != credential.name:

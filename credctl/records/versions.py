@@ -26,7 +26,8 @@ from typing import TYPE_CHECKING, Any, Final, NamedTuple
 from credctl.errors import NotFound, VaultCorruptError
 
 if TYPE_CHECKING:
-    from credctl.records.store import RecordView, Ref
+    from credctl.records.refs import Ref
+    from credctl.records.store import RecordView
     from credctl.records.stored import StoredCredential
 
 VERSIONS: Final = "versions"
@@ -268,7 +269,7 @@ def find_retired(view: RecordView, ref: Ref, now: dt.datetime) -> StoredCredenti
     retired id is that version while its grace lasts, else `NotFound` naming the
     id it was rotated to.  None when `ref` never named a rotated credential.
     """
-    from credctl.records.store import as_id
+    from credctl.records.refs import as_id
 
     if isinstance(ref, str) and ref.endswith(PREVIOUS_SUFFIX):
         current = view.find(ref[: -len(PREVIOUS_SUFFIX)])
