@@ -70,7 +70,10 @@ if TYPE_CHECKING:
         Token,
         UserContext,
     )
+    from credctl.records.versions import CredentialVersion
     from credctl.recovery import CircuitBreaker, retry
+    from credctl.rotation.due import RotationStatus
+    from credctl.rotation.policy import GenerateSpec, RotationPolicy, RotationStrategy
     from credctl.secret import SecretValue
     from credctl.storage import CredentialStorage
 
@@ -81,6 +84,11 @@ _LAZY = {
     "retry": "credctl.recovery",
     "SecretValue": "credctl.secret",
     "CredentialStorage": "credctl.storage",
+    "CredentialVersion": "credctl.records.versions",
+    "RotationStatus": "credctl.rotation.due",
+    "GenerateSpec": "credctl.rotation.policy",
+    "RotationPolicy": "credctl.rotation.policy",
+    "RotationStrategy": "credctl.rotation.policy",
     "AuditAction": "credctl.audit.model",
     "AuditEntry": "credctl.audit.model",
     "AuditFilter": "credctl.audit.model",
@@ -136,6 +144,7 @@ __all__ = [
     "CredentialMetrics",
     "CredentialStorage",
     "CredentialUpdate",
+    "CredentialVersion",
     "DeviceCode",
     "DuplicateCredential",
     "EncryptionAlgorithm",
@@ -146,6 +155,7 @@ __all__ = [
     "ExportFormat",
     "FlowExpired",
     "FlowId",
+    "GenerateSpec",
     "HealthState",
     "HealthStatus",
     "InteractionRequired",
@@ -167,6 +177,9 @@ __all__ = [
     "RotationConfig",
     "RotationFailed",
     "RotationInProgress",
+    "RotationPolicy",
+    "RotationStatus",
+    "RotationStrategy",
     "SecretValue",
     "SecurityConfig",
     "ServiceUnavailable",

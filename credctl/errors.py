@@ -29,6 +29,8 @@ class ExitCode(enum.IntEnum):
     CONFLICT = 8
     INVALID_INPUT = 9
     NETWORK = 10
+    #: ``rotate --due``: a credential is still overdue (or its rotation stuck) afterwards.
+    ROTATION_OVERDUE = 11
     INTERRUPTED = 130
 
 

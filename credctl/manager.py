@@ -51,8 +51,9 @@ from credctl.model import (
     checked_manager_config,
 )
 from credctl.records.activity import Activity, Actor, os_user
+from credctl.records.refs import as_id
 from credctl.records.secrets import TOKEN, SecretRecord, SecretWant
-from credctl.records.store import RecordStore, as_id
+from credctl.records.store import RecordStore
 from credctl.secret import SecretValue
 from credctl.storage.base import CredentialStorage
 
@@ -63,8 +64,13 @@ if TYPE_CHECKING:
     from credctl.audit.service import AuditVerification
     from credctl.records.api_tokens import ApiToken
     from credctl.records.oauth import RefreshReport
+    from credctl.records.rotation import RotationOutcome
+    from credctl.records.rotation_due import DueResult
     from credctl.records.store import RecordTransaction
     from credctl.records.stored import StoredCredential
+    from credctl.records.versions import CredentialVersion
+    from credctl.rotation.due import RotationStatus
+    from credctl.rotation.policy import GenerateSpec, RotationPolicy, RotationStrategy
     from credctl.scoped import ScopedManager
     from credctl.token_cache import TokenCache
 
@@ -331,15 +337,23 @@ class CredentialManager:
         return [_public(c) for c in view.all(credential_type=credential_type, tag=tag)]
 
     def get_token(
-        self, ref: Ref, *, min_valid: dt.timedelta | None = None, refresh: bool = True
+        self,
+        ref: Ref,
+        *,
+        min_valid: dt.timedelta | None = None,
+        refresh: bool = True,
+        version: int | None = None,
     ) -> Token:
         """The credential's token (a `SecretValue`), from the cache when fresh.
 
         An oauth2 token that expires within the refresh-ahead window (60 s, at most half
         its lifetime) or within `min_valid` is renewed first, under the vault lock, unless
         `refresh` is False; an expired one that cannot be renewed raises `Expired`.
+        `version` reads a kept older version (never renewed; see `get_versions`).
         """
-        return self.get_token_with_context(ref, None, min_valid=min_valid, refresh=refresh)
+        return self.get_token_with_context(
+            ref, None, min_valid=min_valid, refresh=refresh, version=version
+        )
 
     def get_token_with_context(
         self,
@@ -348,6 +362,7 @@ class CredentialManager:
         *,
         min_valid: dt.timedelta | None = None,
         refresh: bool = True,
+        version: int | None = None,
     ) -> Token:
         """`get_token`, checking that `context.user_id` owns the credential; the
         context's ip, execution and workflow ids go into the activity log (and so into
@@ -355,6 +370,8 @@ class CredentialManager:
         actor = self._actor(context)
         require_owner = context.user_id if context is not None else None
         cache = self._config.cache_config
+        if version is not None:  # older versions are never cached
+            cache = cache._replace(enabled=False)
         stamp = self.records.state_stamp() if cache.enabled else None
         if cache.enabled:
             hit = self._cached(ref, stamp, min_valid, require_owner, actor.owner)
@@ -364,13 +381,15 @@ class CredentialManager:
                 return hit
         seconds = min_valid.total_seconds() if min_valid is not None else 0.0
         (secret,) = self.records.read_secrets(
-            [SecretWant(ref, TOKEN)], actor, action="get_token", min_valid=seconds,
-            refresh=refresh, require_owner=require_owner, refresh_ahead=cache.refresh_ahead,
+            [SecretWant(ref, TOKEN, version=version)], actor, action="get_token",
+            min_valid=seconds, refresh=refresh, require_owner=require_owner,
+            refresh_ahead=cache.refresh_ahead,
             allow_plain_http=self._config.security_config.allow_plain_http,
         )  # fmt: skip
         assert secret is not None
         token = _token(secret)
-        if cache.enabled and cache.max_size > 0 and stamp is not None:
+        current = not _is_version(secret)  # NAME@previous and old ids are never cached
+        if current and cache.enabled and cache.max_size > 0 and stamp is not None:
             from credctl.token_cache import CacheEntry
 
             ttl = manager_config.as_timedelta(cache.ttl, "cache ttl")
@@ -399,13 +418,14 @@ class CredentialManager:
             return None  # the record layer decides, and logs the refusal
         return entry.token
 
-    def get_field(self, ref: Ref, field: str) -> SecretValue:
+    def get_field(self, ref: Ref, field: str, *, version: int | None = None) -> SecretValue:
         """One field of a credential's data as text (``get-token --field``).
 
         An oauth2 ``access_token`` is renewed first when it is about to expire, and
-        refused when it has expired, exactly as `get_token` decides.
+        refused when it has expired, exactly as `get_token` decides.  `version` reads
+        a kept older version.
         """
-        (secret,) = self.read_secrets([SecretWant(ref, (field,))])
+        (secret,) = self.read_secrets([SecretWant(ref, (field,), version=version)])
         assert secret is not None
         return SecretValue(secret.field(field))
 
@@ -609,28 +629,31 @@ class CredentialManager:
         ``updates.metadata`` replaces the metadata; ``updates.metadata_changes`` sets
         single entries on what is stored at that moment (under the lock).
         """
-        with self.records.transaction("update", self._actor()) as txn:
+        actor = self._actor()
+        with self.records.transaction("update", actor) as txn:
             credential = txn.find(ref)
             txn.update(
                 credential, name=updates.name, description=updates.description,
                 tags=updates.tags, metadata=updates.metadata,
                 metadata_changes=updates.metadata_changes, data=updates.data,
-                data_changes=updates.data_changes,
+                data_changes=updates.data_changes, keep_version=True,
             )  # fmt: skip
         self._cache.forget(credential.id)
 
     def delete_credential(self, ref: Ref, *, force: bool = False) -> None:
-        """Remove a credential from the vault (its id is never reused).
+        """Remove a credential and every kept version of it (its id is never reused).
 
         A credential linked to workflows is refused (`CredentialInUse`, exit 8)
         unless `force`.
         """
         from credctl.records.links import require_unlinked
+        from credctl.records.rotation_due import remove_retired_ids
 
         with self.records.transaction("delete", self._actor()) as txn:
             credential = txn.find(ref)
             require_unlinked(credential, force=force)
             txn.delete(credential)
+            remove_retired_ids(txn, txn.touched)
         self._cache.forget(credential.id)
 
     def batch_delete(
@@ -654,9 +677,134 @@ class CredentialManager:
                     txn.failed(str(ref), exc)
                     results.append(exc)
             deleted = list(txn.touched)
+            from credctl.records.rotation_due import remove_retired_ids
+
+            remove_retired_ids(txn, txn.touched)
         for credential_id in deleted:
             self._cache.forget(credential_id)
         return results
+
+    # -- rotation (seed: rotate_credential / schedule_rotation / set_rotation_policy) -----
+
+    def rotate_credential(
+        self,
+        ref: Ref,
+        data: Mapping[str, Any] | None = None,
+        *,
+        generate: GenerateSpec | bool | None = None,
+        command: str | None = None,
+        test_command: str | None = None,
+        strategy: RotationStrategy | str | None = None,
+        grace: dt.timedelta | None = None,
+        context: UserContext | None = None,
+    ) -> CredentialId:
+        """Rotate now ("create new, migrate, delete old"); returns the NEW id.
+
+        The new secret is `data` (merged over the current data), random values
+        (`generate`), the JSON a shell `command` prints, else what the credential's
+        policy says, else (oauth2) a refresh grant.  `test_command` checks it before
+        the switch.  The name, tags, policy and history move to the new id; the old
+        id is retired at once (`immediate`) or stays readable for `grace`
+        (`blue-green`).  `RotationInProgress` (exit 8) while another rotation runs,
+        `RotationFailed` when a hook fails (the old secret is kept).
+        """
+        return self.rotate(ref, data, generate=generate, command=command,
+                           test_command=test_command, strategy=strategy, grace=grace,
+                           context=context).credential_id  # fmt: skip
+
+    def rotate(
+        self,
+        ref: Ref,
+        data: Mapping[str, Any] | None = None,
+        *,
+        generate: GenerateSpec | bool | None = None,
+        command: str | None = None,
+        test_command: str | None = None,
+        strategy: RotationStrategy | str | None = None,
+        grace: dt.timedelta | None = None,
+        context: UserContext | None = None,
+    ) -> RotationOutcome:
+        """`rotate_credential`, telling what happened (old and new id, grace end, notes)."""
+        from credctl.records.rotation import RotationRequest, rotate
+        from credctl.rotation.policy import GenerateSpec, RotationStrategy
+
+        spec = GenerateSpec() if generate is True else (generate or None)
+        request = RotationRequest(
+            data=data, generate=spec, command=command, test_command=test_command,
+            strategy=RotationStrategy.parse(strategy) if strategy is not None else None,
+            grace=grace,
+        )  # fmt: skip
+        outcome = rotate(self.records, ref, request, self._actor(context))
+        self._cache.forget(outcome.old_id)
+        return outcome
+
+    def resume_rotation(self, ref: Ref) -> RotationOutcome:
+        """Finish or roll back a pending rotation that was interrupted or is stuck."""
+        from credctl.records.rotation import resume
+
+        outcome = resume(self.records, ref, self._actor())
+        self._cache.forget(outcome.old_id)
+        return outcome
+
+    def schedule_rotation(self, ref: Ref, at: dt.datetime | None) -> None:
+        """Rotate `ref` at `at` (aware datetime; None clears the schedule)."""
+        from credctl.records.rotation_due import schedule
+
+        if at is not None and (at.tzinfo is None or at.utcoffset() is None):
+            raise InvalidInput("schedule_rotation needs a time with a time zone")
+        schedule(self.records, ref, at, self._actor())
+
+    def set_rotation_policy(self, ref: Ref, policy: RotationPolicy) -> None:
+        """Give `ref` a rotation policy (replacing any)."""
+        from credctl.records.rotation_due import set_policy
+
+        set_policy(self.records, ref, policy, self._actor())
+
+    def clear_rotation_policy(self, ref: Ref) -> bool:
+        """Remove `ref`'s rotation policy; False when it had none."""
+        from credctl.records.rotation_due import clear_policy
+
+        return clear_policy(self.records, ref, self._actor())
+
+    def get_rotation_policy(self, ref: Ref) -> RotationPolicy | None:
+        """`ref`'s rotation policy, or None."""
+        from credctl.records.rotation_state import policy
+
+        return policy(self.records.view().find(ref))
+
+    def rotation_status(self, ref: Ref) -> RotationStatus:
+        """How `ref` stands: ok, warning, overdue, stuck or no-policy, and when it is due."""
+        from credctl.records.rotation_due import status_of
+        from credctl.rotation.clock import now
+
+        return status_of(self.records.view().find(ref), now())
+
+    def rotation_report(self) -> list[RotationStatus]:
+        """Every credential's rotation status, from one snapshot (``rotate --due --dry-run``)."""
+        from credctl.records.rotation_due import report
+
+        return report(self.records, self._actor())
+
+    def rotate_due(self, *, dry_run: bool = False) -> list[DueResult]:
+        """Rotate every overdue credential that credctl can rotate by itself; settle
+        interrupted rotations and ended grace periods.  One result per credential."""
+        from credctl.records.rotation_due import rotate_due
+
+        return rotate_due(self.records, self._actor(), dry_run=dry_run)
+
+    def get_versions(self, ref: Ref) -> list[CredentialVersion]:
+        """The kept versions of `ref`, oldest first, the current one last (never data)."""
+        from credctl.records.rotation_due import history
+
+        return history(self.records, ref, self._actor())
+
+    def rollback(self, ref: Ref, to: int) -> int:
+        """Make version `to`'s data current again as a new version; its number."""
+        from credctl.records.rotation_due import rollback
+
+        credential = rollback(self.records, ref, to, self._actor())
+        self._cache.forget(credential.id)
+        return credential.version
 
     # -- the REST API: users, their tokens, refused requests ---------------------------
 
@@ -764,6 +912,7 @@ class CredentialManager:
                 broken += 1
         if broken:
             issues.append(f"{broken} credential(s) fail their type's validation")
+        issues += _rotation_issues(view.all())
         verification = self._verify_quietly()
         if verification is not None and verification.verified is False:
             return HealthStatus.Unhealthy(f"audit: {verification.describe()}", *issues)
@@ -1045,6 +1194,47 @@ def _fresh_enough(token: Token, min_valid: dt.timedelta | None, *, ahead: bool =
     return token.expires_at - utc_now() > margin
 
 
+def _is_version(secret: SecretRecord) -> bool:
+    from credctl.records.versions import is_version
+
+    return is_version(secret.credential)
+
+
+def _rotation_issues(credentials: Sequence[StoredCredential]) -> list[str]:
+    """`doctor`: overdue and stuck rotations, expired oauth2 tokens nothing can renew."""
+    from credctl.oauth import expiry
+    from credctl.records.rotation_due import status_of
+    from credctl.rotation.clock import now
+    from credctl.rotation.due import OVERDUE, STUCK
+
+    moment = now()
+    overdue: list[str] = []
+    expired: list[str] = []
+    issues: list[str] = []
+    for credential in credentials:
+        try:
+            status = status_of(credential, moment)
+        except CredentialError as exc:
+            issues.append(f"{credential.name}: {exc}")
+            continue
+        if status.status == OVERDUE:
+            overdue.append(credential.name)
+        elif status.status == STUCK:
+            issues.append(f"rotation of {credential.name} is stuck: {status.detail}")
+        if credential.type == "oauth2":
+            data, state = credential.data, credential.oauth_state
+            if (expiry.expires_at(data) is not None and not expiry.valid_for(data)
+                    and expiry.grant(data, state) is None):  # fmt: skip
+                expired.append(credential.name)
+    if overdue:
+        issues.append(f"{len(overdue)} credential(s) overdue for rotation: {', '.join(overdue)} "
+                      "(run `credctl rotate --due`)")  # fmt: skip
+    if expired:
+        issues.append(f"{len(expired)} credential(s) expired with nothing to renew them: "
+                      f"{', '.join(expired)} (log in again)")  # fmt: skip
+    return issues
+
+
 def _token(secret: SecretRecord) -> Token:
     header = secret.header()
     expiry = secret.data.get("token_expiry") if secret.credential.type == "oauth2" else None
@@ -1083,7 +1273,7 @@ def _upsert(txn: RecordTransaction, current: StoredCredential, item: CredentialI
         changes["env_names"] = names
     if not changes:
         return "unchanged"
-    txn.update(current, **changes)
+    txn.update(current, keep_version=True, **changes)
     return "updated"
 
 

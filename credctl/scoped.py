@@ -132,6 +132,7 @@ class ScopedManager:
             updated = txn.update(
                 txn.find(credential_id), name=name, credential_type=credential_type, data=data,
                 description=description, tags=tuple(tags) if tags is not None else None,
+                keep_version=True,
             )  # fmt: skip
         return CredentialSummary.of(updated)
 

@@ -87,10 +87,19 @@ def _names() -> dict[str, Any]:
     import credctl.manager
     import credctl.model
     import credctl.records.oauth
+    import credctl.records.rotation
+    import credctl.records.rotation_due
     import credctl.records.store
+    import credctl.records.stored
+    import credctl.records.versions
+    import credctl.rotation.due
+    import credctl.rotation.policy
 
     namespace: dict[str, Any] = {}
     for module in (credctl.model, credctl.manager, credctl.records.oauth, credctl.records.store,
+                   credctl.records.stored, credctl.records.rotation,
+                   credctl.records.rotation_due, credctl.records.versions,
+                   credctl.rotation.due, credctl.rotation.policy,
                    credctl.audit.model, credctl.audit.service, credctl.aio):  # fmt: skip
         namespace.update(vars(module))
     namespace["Path"] = Path

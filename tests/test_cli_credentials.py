@@ -649,6 +649,8 @@ def test_delete_several_with_one_missing(run_cli: RunCli, initialized_vault: Pat
         "credctl: deleted 'a'",
         "credctl: error: no credential 'missing'",
         "credctl: deleted '3'",
+        "credctl: every kept version went with it; older copies of the vault file (VAULT.d/"
+        "backups, sync folders, other machines) still hold them until `credctl rekey`",
     ]
     assert [c["name"] for c in listed(run_cli)] == ["b"]
     assert generation(initialized_vault) == before + 1  # one write

@@ -300,3 +300,18 @@ def test_every_rfc_3339_text_parses_and_formats_canonically(text: str) -> None:
         return
     parsed = _time.parse_rfc3339(text)
     assert _time.parse_rfc3339(_time.format_rfc3339(parsed)) == parsed
+
+
+def test_every_front_end_keeps_a_version_when_data_changes() -> None:
+    """The library, `update --field` and the REST API's PUT all keep the old data."""
+    from credctl import CredentialManager, CredentialUpdate
+
+    manager = CredentialManager(storage=MemoryStorage())
+    own = manager.create_credential("token", {"token": "FAKE-v1"}, name="mine")
+    manager.update_credential(own, CredentialUpdate(data={"token": "FAKE-v2"}))
+    assert [v.version for v in manager.get_versions(own)] == [1, 2]
+    api = manager.acting_as("alice")
+    created = api.create_credential("token", {"token": "FAKE-a1"}, name="api")
+    api.update_credential(created.id, data={"token": "FAKE-a2"})
+    api.update_credential(created.id, description="no data: no version")
+    assert [v.version for v in manager.get_versions(created.id)] == [1, 2]

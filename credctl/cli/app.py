@@ -121,6 +121,26 @@ COMMANDS: dict[str, LazyCommand | CommandSpec] = {
         "credctl.cli.oauth_commands:oauth_app",
         "Log in to OAuth 2.0 / OpenID Connect providers and keep the tokens fresh.",
     ),
+    "rotate": LazyCommand(
+        "credctl.cli.rotation_commands:rotate_command",
+        "Rotate a credential now, or every credential that is due (--due).",
+    ),
+    "policy": LazyCommand(
+        "credctl.cli.policy_commands:policy_app",
+        "Rotation policies: how often a credential is rotated, and how.",
+    ),
+    "schedule": LazyCommand(
+        "credctl.cli.policy_commands:schedule_command",
+        "Schedule a one-off rotation (rotate --due rotates it once the time has come).",
+    ),
+    "history": LazyCommand(
+        "credctl.cli.rotation_commands:history_command",
+        "List a credential's kept versions (never their values), oldest first.",
+    ),
+    "rollback": LazyCommand(
+        "credctl.cli.rotation_commands:rollback_command",
+        "Make an older version current again, as a new version (history only grows).",
+    ),
     "audit": LazyCommand(
         "credctl.cli.audit_commands:audit_app",
         "The audit trail: who read or changed which credential, when, from where.",
@@ -294,7 +314,8 @@ app = typer.Typer(
     "OAuth logins, for people at a shell and for CI jobs.\n\n"
     "Exit codes: 0 ok, 1 internal error, 2 usage, 3 not found, 4 vault locked, "
     "5 wrong passphrase, 6 vault damaged or tampered with, 7 token expired, "
-    "8 conflict or vault busy, 9 invalid input, 10 network or provider error.",
+    "8 conflict or vault busy, 9 invalid input, 10 network or provider error, "
+    "11 rotation overdue (rotate --due).",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     pretty_exceptions_show_locals=False,

@@ -23,6 +23,7 @@ from credctl.types import BUILTIN_TYPE_NAMES, get_type
 
 if TYPE_CHECKING:
     from credctl.model import Credential
+    from credctl.rotation.due import RotationStatus
 
 
 def register(app: typer.Typer) -> None:
@@ -172,15 +173,32 @@ def show_command(ctx: typer.Context, ref: RefArgument, as_json: JsonOption = Fal
 
     --json prints one object: id (integer), name, credential_type, description,
     tags (array), metadata, owner, created_at, updated_at (RFC 3339 UTC),
-    version and, for oauth2, token_expiry.
+    version, for oauth2 token_expiry, and rotation: status (ok, warning,
+    overdue, stuck, no-policy), due_at, last_rotated, policy and the kept
+    versions (numbers, oldest first).
     """
     cli: CliContext = ctx.obj
-    credential = cli.manager().get_credential(ref)
+    manager = cli.manager()
+    credential = manager.get_credential(ref)
+    status = manager.rotation_status(credential.id)
+    kept = [version.version for version in manager.get_versions(credential.id)]
     if as_json:
-        output.data_json(credential.to_json())
+        rotation = {k: v for k, v in status.to_json().items() if k not in ("id", "name")}
+        output.data_json({**credential.to_json(), "rotation": {**rotation, "versions": kept}})
         return
-    for label, value in describe(credential):
+    for label, value in describe(credential) + rotation_lines(status, kept):
         output.data(f"{label + ':':<14}{printable(value)}")
+
+
+def rotation_lines(status: RotationStatus, kept: list[int]) -> list[tuple[str, str]]:
+    """The rotation lines of `show`: policy, next due date and status, kept versions."""
+    policy = status.policy.describe() if status.policy is not None else "-"
+    shown_versions = ", ".join(str(number) for number in kept)
+    return [
+        ("rotation", policy),
+        ("next due", f"{status.status}: {status.detail}"),
+        ("versions", f"{len(kept)} kept ({shown_versions})"),
+    ]
 
 
 def describe(credential: Credential) -> list[tuple[str, str]]:

@@ -204,14 +204,22 @@ def delete_command(
             output.info("nothing was deleted", quiet=cli.quiet)
             return int(ExitCode.INTERRUPTED)
     code = 0
+    deleted = 0
     in_use = False
     for ref, failure in zip(refs, manager.batch_delete(refs, force=force), strict=True):
         if failure is None:
             output.info(f"deleted {shown(ref)}", quiet=cli.quiet)
+            deleted += 1
             continue
         output.error(str(failure))  # names the credential; one line per item, no hint
         in_use = in_use or isinstance(failure, CredentialInUse)
         code = code or int(failure.exit_code)
+    if deleted:
+        output.info(
+            "every kept version went with it; older copies of the vault file (VAULT.d/"
+            "backups, sync folders, other machines) still hold them until `credctl rekey`",
+            quiet=cli.quiet,
+        )
     if in_use:
         output.info("hint: unlink the workflows first, or delete with --force")
     return code

@@ -16,6 +16,7 @@ def run_get_token(cli: CliContext, request: GetTokenRequest) -> int:
     manager = cli.manager()
     ref = request.ref
     output_format = request.format
+    version = _version(request.version)
     if request.json:
         if output_format not in ("raw", "json"):
             raise UsageError(f"--json and --format {output_format} contradict each other")
@@ -23,10 +24,12 @@ def run_get_token(cli: CliContext, request: GetTokenRequest) -> int:
     if request.field is not None:
         if output_format != "raw":
             raise InvalidInput("--field prints a raw value; it cannot be combined with --format")
-        _write(manager.get_field(ref, request.field).expose())
+        _write(manager.get_field(ref, request.field, version=version).expose())
         return 0
     min_valid = _min_valid(request.min_valid)
-    token = manager.get_token(ref, min_valid=min_valid, refresh=not request.no_refresh)
+    token = manager.get_token(
+        ref, min_valid=min_valid, refresh=not request.no_refresh, version=version
+    )
     if min_valid is not None:
         _check_min_valid(token.expires_at, min_valid, str(request.min_valid), ref)
     if output_format == "header":
@@ -41,6 +44,17 @@ def run_get_token(cli: CliContext, request: GetTokenRequest) -> int:
     else:
         _write(token.value.expose())
     return 0
+
+
+def _version(text: str | None) -> int | None:
+    """``--version N``: a kept version number (1 or more)."""
+    if text is None:
+        return None
+    if not (text.isascii() and text.isdecimal()) or int(text) < 1 or len(text) > 9:
+        from credctl.errors import UsageError
+
+        raise UsageError(f"--version expects a version number (1, 2, …), got {text[:20]!r}")
+    return int(text)
 
 
 def _min_valid(text: str | None) -> Any:

@@ -86,6 +86,7 @@ class GetTokenRequest(NamedTuple):
     format: str = "raw"
     min_valid: str | None = None
     no_refresh: bool = False
+    version: str | None = None
     json: bool = False
 
 
@@ -188,6 +189,12 @@ GET_TOKEN = CommandSpec(
             "no_refresh",
             ("--no-refresh",),
             "Never renew an OAuth token; print the stored one while it is valid (else exit 7).",
+        ),
+        OptionSpec(
+            "version",
+            ("--version",),
+            "Print kept version N instead of the current one (see `credctl history NAME`).",
+            metavar="N",
         ),
     ),
 )

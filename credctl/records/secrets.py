@@ -26,16 +26,19 @@ Ref = int | str
 
 
 class SecretWant:
-    """One credential a read needs, and which of its values (`TOKEN`, `ENV_DEFAULTS`, fields)."""
+    """One credential a read needs, which of its values (`TOKEN`, `ENV_DEFAULTS`, fields),
+    and optionally which kept `version` of it (``get-token --version N``)."""
 
-    __slots__ = ("fields", "ref")
+    __slots__ = ("fields", "ref", "version")
 
-    def __init__(self, ref: Ref, fields: Fields = TOKEN) -> None:
+    def __init__(self, ref: Ref, fields: Fields = TOKEN, *, version: int | None = None) -> None:
         self.ref = ref
         self.fields = fields
+        self.version = version
 
     def __repr__(self) -> str:
-        return f"SecretWant({self.ref!r}, {self.fields!r})"
+        shown = "" if self.version is None else f", version={self.version!r}"
+        return f"SecretWant({self.ref!r}, {self.fields!r}{shown})"
 
 
 class SecretRecord:

@@ -31,6 +31,7 @@ from credctl.errors import (
     NotFound,
 )
 from credctl.records.activity import Activity, ActivityLog, Actor, BatchLog, MemoryActivityLog
+from credctl.records.refs import Ref, as_id
 from credctl.records.secrets import SecretRecord, SecretWant
 from credctl.records.stored import DEFAULT_OWNER, ENV_NAMES, OAUTH_STATE, StoredCredential
 
@@ -42,20 +43,9 @@ if TYPE_CHECKING:
         StorageWriter,
     )
 
-Ref = int | str
-
 
 class _NothingToCommit(Exception):  # noqa: N818 - control flow, never escapes this module
     """Leave the storage writer without committing: the transaction changed nothing."""
-
-
-def as_id(ref: Ref) -> int | None:
-    """The id a reference names, or None when it is a name (SPEC §12: decimal = id)."""
-    if isinstance(ref, bool):
-        raise InvalidInput("a credential reference is a name or an id")
-    if isinstance(ref, int):
-        return ref
-    return int(ref) if ref.isdecimal() and ref.isascii() else None
 
 
 class RecordView:
@@ -108,6 +98,13 @@ class RecordView:
             found = self.by_name(str(ref))
             if found is None and self._scope is None:
                 found = self._only_one_named(str(ref))
+        if found is None:
+            # A rotated credential: its old id or NAME@previous in a grace period, else a
+            # NotFound that names the id it was rotated to (credctl.records.versions).
+            from credctl.records.versions import find_retired
+            from credctl.rotation.clock import now
+
+            found = find_retired(self, ref, now())
         if found is None:
             close = self._close_name(str(ref)) if credential_id is None else None
             raise NotFound(
@@ -191,8 +188,21 @@ class RecordTransaction(RecordView):
         return bool(self.touched) or self.settings_changed
 
     def find(self, ref: Ref) -> StoredCredential:
-        """As `RecordView.find`; the credential becomes the subject of this transaction."""
+        """As `RecordView.find`; the credential becomes the subject of this transaction.
+
+        An older version (an old id in its grace period, ``NAME@previous``) is
+        read-only: changing it is `NotFound` naming the current id.
+        """
         found = super().find(ref)
+        from credctl.records.versions import VERSION_OF
+
+        if VERSION_OF in found.extra:
+            current = found.extra[VERSION_OF]
+            raise NotFound(
+                f"{str(ref)!r} is an older version of {found.name!r}, which is read-only",
+                hint=f"change the current credential, id {current} ({found.name!r})",
+                credential_id=found.id,
+            )
         self.subject = found
         return found
 
@@ -312,6 +322,7 @@ class RecordTransaction(RecordView):
         credential_type: str | None = None,
         data_changes: Mapping[str, Any] | None = None,
         env_names: Mapping[str, str] | None = None,
+        keep_version: bool = False,
     ) -> StoredCredential:
         """Apply changes, each checked; new data is checked by the type and bumps `version`.
 
@@ -323,9 +334,16 @@ class RecordTransaction(RecordView):
         so concurrent updates of different keys all survive.  `data` and
         `data_changes` work the same way for the secret data (`update --field`).
         `env_names` sets remembered variable names (merged with the stored ones).
+        With `keep_version`, new data keeps the current data as a version (history,
+        rollback; refused while a rotation is pending).
         """
         from credctl import types
         from credctl.records import validation
+
+        if keep_version and (data is not None or data_changes is not None):
+            from credctl.records.rotation_due import versioned_update
+
+            extra = {**(extra or {}), **versioned_update(self, credential, self._actor)}
 
         changes: dict[str, Any] = {}
         if name is not None and name != credential.name:
@@ -535,7 +553,7 @@ class RecordStore:
         read was logged.
         """
         view = self.view(actor)
-        loaded: dict[int, SecretRecord] = {}
+        loaded: dict[tuple[int, int], SecretRecord] = {}
         found: list[SecretRecord | None] = []
         subject: StoredCredential | None = None
         try:
@@ -548,10 +566,15 @@ class RecordStore:
                     missing.append((want, exc))
                     found.append(None)
                     continue
+                if want.version is not None:
+                    from credctl.records.versions import at_version
+
+                    credential = at_version(view, credential, want.version)
                 subject = credential
                 if require_owner is not None and credential.owner != require_owner:
                     raise AccessDenied(f"user {require_owner!r} may not read this credential")
-                secret = loaded.get(credential.id) or SecretRecord.load(credential)
+                key = (credential.id, credential.version)
+                secret = loaded.get(key) or SecretRecord.load(credential)
                 if isinstance(want.fields, tuple):
                     try:  # an unknown field is no read of the credential
                         for field_name in want.fields:
@@ -564,12 +587,15 @@ class RecordStore:
                         continue
                 if secret.uses_access_token(want.fields):
                     from credctl.records import oauth
+                    from credctl.records.versions import is_version
 
+                    # An older version is never renewed (that would write the current one).
+                    renew = refresh and not is_version(credential)
                     secret = oauth.current(
-                        self, secret, actor, min_valid=min_valid, refresh=refresh,
+                        self, secret, actor, min_valid=min_valid, refresh=renew,
                         ahead=refresh_ahead, plain_http=allow_plain_http,
                     )  # fmt: skip
-                loaded[credential.id] = secret
+                loaded[key] = secret
                 found.append(secret)
         except CredentialError as exc:
             self._log_failure(_failure(action, actor, subject, exc), exc)
