@@ -25,9 +25,11 @@ from credctl.errors import InternalError
 from tests.audit_support import PASS_ENV, entries, history, ok, read_lines, write_lines
 from tests.conftest import PASSPHRASE, RunCli
 
+# User ids are checked (credctl.records.validation.check_owner), so the hostile cells come
+# from the fields a caller may fill freely: the ip and the execution and workflow ids.
 HOSTILE = {
-    "user": '=HYPERLINK("http://example.invalid","x")',
-    "ip": "+1-555-0100",
+    "ip": '=HYPERLINK("http://example.invalid","x")',
+    "other_ip": "+1-555-0100",
     "execution": "@SUM(A1:A9)",
     "workflow": "-2+3",
 }
@@ -43,15 +45,17 @@ def manager(initialized_vault: Path, monkeypatch: pytest.MonkeyPatch) -> Credent
 
 def hostile_history(manager: CredentialManager) -> int:
     created = manager.create_credential(
-        "token", {"token": "FAKE-SECRET-x"}, UserContext(HOSTILE["user"], HOSTILE["ip"]),
+        "token", {"token": "FAKE-SECRET-x"}, UserContext("alice", HOSTILE["ip"]),
         name="hostile",
     )  # fmt: skip
-    context = CredentialContext(HOSTILE["user"], HOSTILE["execution"], HOSTILE["workflow"])
+    context = CredentialContext("alice", HOSTILE["execution"], HOSTILE["workflow"])
     manager.get_token_with_context(created, context)
-    multiline = UserContext('tab\there, "quoted"\nnext line')
+    multiline = UserContext("bob", 'tab\there, "quoted"\nnext line')
     manager.create_credential("token", {"token": "FAKE-SECRET-y"}, multiline, name="plain")
-    manager.create_credential("token", {"token": "FAKE-SECRET-z"}, UserContext("\rcr"),
+    manager.create_credential("token", {"token": "FAKE-SECRET-z"}, UserContext("carol", "\rcr"),
                               name="cr")  # fmt: skip
+    manager.create_credential("token", {"token": "FAKE-SECRET-w"},
+                              UserContext("dave", HOSTILE["other_ip"]), name="plus")  # fmt: skip
     return created
 
 
@@ -68,10 +72,11 @@ def test_csv_has_fixed_columns_rfc4180_quoting_and_no_formulas(manager: Credenti
         for cell in row:
             assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")), row
     by_name = {row[4]: row for row in body if row[2] == "create"}
-    assert by_name["hostile"][5] == "'" + HOSTILE["user"]
+    assert by_name["hostile"][5] == "alice"
     assert by_name["hostile"][7] == "'" + HOSTILE["ip"]
-    assert by_name["plain"][5] == 'tab\there, "quoted"\nnext line'  # quoted, kept whole
-    assert by_name["cr"][5] == "'\rcr"
+    assert by_name["plus"][7] == "'" + HOSTILE["other_ip"]
+    assert by_name["plain"][7] == 'tab\there, "quoted"\nnext line'  # quoted, kept whole
+    assert by_name["cr"][7] == "'\rcr"
     read = next(row for row in body if row[2] == "get_token")
     assert (read[8], read[9]) == ("'" + HOSTILE["execution"], "'" + HOSTILE["workflow"])
     # The multi-line cell is quoted per RFC 4180 (doubled quotes inside).

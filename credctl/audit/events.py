@@ -88,12 +88,24 @@ class RememberingUnlocker:
 
             # A backend's activity log keeps its own key across rekeys: no epochs there.
             if self.store_epoch and isinstance(vault, Vault):
-                self.settings = _store_epoch(vault, found[0])
+                self.settings = store_epoch(vault, found[0])
             self.found = found
         return self.found
 
 
-def _store_epoch(vault: Vault, data_key: bytes) -> Mapping[str, Any]:
+def first_epoch(settings: dict[str, Any], vault_id: bytes, data_key: bytes) -> None:
+    """Put the trail's first epoch into a new vault's settings (`Vault.create`).
+
+    A vault that stores its epoch from the start never has to be written before a
+    key change (`store_epoch`), so a key change that is then refused (`key remove
+    --rekey` of the last passphrase) leaves the file exactly as it was.
+    """
+    from credctl.audit.trail import prepared
+
+    prepared(settings, vault_id, seal.epoch_root(data_key, vault_id))
+
+
+def store_epoch(vault: Vault, data_key: bytes) -> Mapping[str, Any]:
     """Make sure the vault stores the trail's current epoch; its settings as stored."""
     from credctl.audit.trail import prepared
 

@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from credctl._time import format_unix
-from credctl.audit.events import audited, record_if_unlocked, record_vault_event
+from credctl.audit.events import audited, first_epoch, record_if_unlocked, record_vault_event
 from credctl.cli import output
 from credctl.cli.context import CliContext
 from credctl.cli.prompts import (
@@ -90,7 +90,10 @@ def init_command(
     )  # fmt: skip
     warn_if_short(passphrase)
     started = time.perf_counter()
-    opened = vault.create(passphrase, params, backup_count=backups, max_session_ttl=session_cap)
+    opened = vault.create(
+        passphrase, params, backup_count=backups, max_session_ttl=session_cap,
+        prepare_settings=first_epoch,
+    )  # fmt: skip
     seconds = time.perf_counter() - started  # nearly all of it Argon2id, as each unlock
     record_vault_event(vault, "init", data_key=opened.data_key)
     output.info(

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from credctl.errors import (
@@ -178,8 +178,13 @@ class BackendVault(KeySlotOps):
         backup_count: int = DEFAULT_BACKUP_COUNT,
         meta: dict[str, object] | None = None,
         max_session_ttl: int | None = None,
+        prepare_settings: Callable[[dict[str, Any], bytes, bytes], None] | None = None,
     ) -> OpenVault:
-        """Create the vault in an empty backend with one passphrase slot (8 if one exists)."""
+        """Create the vault in an empty backend with one passphrase slot (8 if one exists).
+
+        `prepare_settings` is accepted for the file's sake and not needed: a backend's
+        activity log keeps its own key across rekeys.
+        """
         kdf.check_for_init()
         if self.exists():  # before any Argon2id run
             raise VaultExistsError(

@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 from credctl.errors import (
     InvalidInput,
@@ -249,11 +250,14 @@ class Vault(KeySlotOps):
         backup_count: int = DEFAULT_BACKUP_COUNT,
         meta: dict[str, object] | None = None,
         max_session_ttl: int | None = None,
+        prepare_settings: Callable[[dict[str, Any], bytes, bytes], None] | None = None,
     ) -> OpenVault:
         """Create a new vault with one passphrase slot; refuses to replace a file.
 
         `max_session_ttl` (seconds) bounds the sessions `unlock` starts; without
-        it the default of 30 days applies.
+        it the default of 30 days applies.  `prepare_settings(settings, vault_id,
+        data_key)` may add settings that depend on the new keys (the audit trail's
+        first epoch) to the first generation, which is written once.
         """
         kdf.check_for_init()
         if not passphrase:
@@ -270,9 +274,11 @@ class Vault(KeySlotOps):
         data_key = crypto.random_bytes(crypto.KEY_SIZE)
         slot = keys.passphrase_slot(vault_id, 1, passphrase, kdf, data_key)
         now = int(time.time())
-        body = Body({"backup_count": backup_count, "last_slot_id": 1, "created": now,
-                     "data_key_created": now,
-                     **meta})  # fmt: skip
+        settings: dict[str, Any] = {"backup_count": backup_count, "last_slot_id": 1,
+                                    "created": now, "data_key_created": now, **meta}  # fmt: skip
+        if prepare_settings is not None:
+            prepare_settings(settings, vault_id, data_key)
+        body = Body(settings)
         with self.file.locked():
             if self.exists():
                 raise self._exists_error()
