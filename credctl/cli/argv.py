@@ -36,9 +36,16 @@ not end up on a terminal or in a CI log.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
-from credctl.cli.spec import FAST_COMMANDS, GLOBAL_OPTIONS, CommandSpec, GlobalOptions, OptionSpec
+from credctl.cli.spec import (
+    FAST_COMMANDS,
+    GLOBAL_OPTIONS,
+    CommandSpec,
+    GlobalOptions,
+    OptionSpec,
+    Record,
+)
 from credctl.errors import UsageError
 
 PROGRAM = "credctl"
@@ -52,7 +59,7 @@ COMPLETION = (
 _ROOT_OPTIONS = (*GLOBAL_OPTIONS, VERSION, HELP, *COMPLETION)
 
 
-class Invocation(NamedTuple):
+class Invocation(Record):
     """A startup-bound command to run: global options, the command, its typed request."""
 
     options: GlobalOptions
@@ -60,7 +67,7 @@ class Invocation(NamedTuple):
     request: Any
 
 
-class Handover(NamedTuple):
+class Handover(Record):
     """Words for the Typer app, and the global options already read from before them.
 
     `options` is None when Typer gets the whole line and reads the global options
@@ -71,7 +78,7 @@ class Handover(NamedTuple):
     args: list[str]
 
 
-class ShowVersion(NamedTuple):
+class ShowVersion(Record):
     """``--version`` was given."""
 
     options: GlobalOptions
