@@ -97,6 +97,7 @@ class AsyncCredentialManager:
         *,
         storage: CredentialStorage | None = None,
         origin: str = "library",
+        cache_tokens: bool = True,
         manager: CredentialManager | None = None,
     ) -> None:
         if manager is not None and (config is not None or storage is not None):
@@ -104,7 +105,9 @@ class AsyncCredentialManager:
         self._manager = (
             manager
             if manager is not None
-            else CredentialManager(config, storage=storage, origin=origin)
+            else CredentialManager(
+                config, storage=storage, origin=origin, cache_tokens=cache_tokens
+            )
         )
         self._serial = asyncio.Lock()
 

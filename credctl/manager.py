@@ -14,42 +14,11 @@ must stay fast (SPEC §8).
 
 from __future__ import annotations
 
-import datetime as dt
 import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Self
 
-from credctl import manager_config
 from credctl.errors import AccessDenied, CredentialError, FlowExpired, InvalidInput, NotFound
-from credctl.manager_config import (
-    AuditConfig,
-    CacheConfig,
-    Duration,
-    EncryptionConfig,
-    PerformanceConfig,
-    RotationConfig,
-    SecurityConfig,
-)
-from credctl.model import (
-    CallbackData,
-    Credential,
-    CredentialContext,
-    CredentialId,
-    CredentialInput,
-    CredentialMetrics,
-    CredentialUpdate,
-    FlowId,
-    HealthStatus,
-    InteractiveFlow,
-    ManagerConfig,
-    Metrics,
-    StorageBackend,
-    StorageKind,
-    Token,
-    UpsertResult,
-    UserContext,
-    checked_manager_config,
-)
 from credctl.records.activity import Activity, Actor, os_user
 from credctl.records.refs import as_id
 from credctl.records.secrets import TOKEN, SecretRecord, SecretWant
@@ -58,10 +27,38 @@ from credctl.secret import SecretValue
 from credctl.storage.base import CredentialStorage
 
 if TYPE_CHECKING:
+    import datetime as dt
     from pathlib import Path
 
     from credctl.audit.model import AuditEntry, AuditFilter, ExportFormat
     from credctl.audit.service import AuditVerification
+    from credctl.manager_config import (
+        AuditConfig,
+        CacheConfig,
+        Duration,
+        EncryptionConfig,
+        PerformanceConfig,
+        RotationConfig,
+        SecurityConfig,
+    )
+    from credctl.model import (
+        CallbackData,
+        Credential,
+        CredentialContext,
+        CredentialId,
+        CredentialInput,
+        CredentialMetrics,
+        CredentialUpdate,
+        FlowId,
+        HealthStatus,
+        InteractiveFlow,
+        ManagerConfig,
+        Metrics,
+        StorageBackend,
+        Token,
+        UpsertResult,
+        UserContext,
+    )
     from credctl.records.api_tokens import ApiToken
     from credctl.records.oauth import RefreshReport
     from credctl.records.rotation import RotationOutcome
@@ -96,9 +93,22 @@ class CredentialManager:
         *,
         storage: CredentialStorage | None = None,
         origin: str = "library",
+        cache_tokens: bool = True,
     ) -> None:
-        self._config = checked_manager_config(config or ManagerConfig())
-        if storage is not None and self._config.performance_config.lock_timeout is not None:
+        # Without a configuration the defaults are built on first use: the command
+        # line (`cache_tokens=False`, one process per command) never needs them, and
+        # importing the public model costs `get-token` milliseconds.
+        self._given_config: ManagerConfig | None = None
+        self._cache_tokens = cache_tokens
+        if config is not None:
+            from credctl.model import checked_manager_config
+
+            self._given_config = checked_manager_config(config)
+        if (
+            storage is not None
+            and config is not None
+            and (self._config.performance_config.lock_timeout is not None)
+        ):
             raise InvalidInput(
                 "PerformanceConfig.lock_timeout applies to a vault credctl opens, not to a "
                 "storage object passed in",
@@ -129,6 +139,27 @@ class CredentialManager:
         return CredentialManagerBuilder()
 
     @property
+    def _config(self) -> ManagerConfig:
+        if self._given_config is None:
+            from credctl.model import ManagerConfig
+
+            self._given_config = ManagerConfig()
+        return self._given_config
+
+    @_config.setter
+    def _config(self, config: ManagerConfig) -> None:
+        self._given_config = config
+
+    def _reading(self) -> tuple[bool, bool]:
+        """(refresh_ahead, allow_plain_http) for a secret read, without building defaults."""
+        if self._given_config is None:
+            return True, True
+        return (
+            self._given_config.cache_config.refresh_ahead,
+            self._given_config.security_config.allow_plain_http,
+        )
+
+    @property
     def _cache(self) -> TokenCache:
         # Created on first use: the command line never caches, and `threading` costs
         # the startup-bound path half a millisecond.
@@ -142,6 +173,9 @@ class CredentialManager:
     def storage(self) -> CredentialStorage:
         """The backend in use (opened on first use)."""
         if self._storage is None:
+            from credctl import manager_config
+            from credctl.model import StorageKind
+
             backend = self._config.storage_backend
             if backend.kind is not StorageKind.MEMORY:
                 _check_unlock_policy(self._config.security_config)
@@ -172,6 +206,8 @@ class CredentialManager:
 
     def set_storage_backend(self, backend: StorageBackend) -> None:
         """Switch to another backend; the cache is cleared."""
+        from credctl.model import checked_manager_config
+
         self._config = checked_manager_config(self._config._replace(storage_backend=backend))
         self._storage = None
         self._store = None
@@ -180,12 +216,16 @@ class CredentialManager:
     def set_encryption_config(self, config: EncryptionConfig) -> None:
         """Set encryption settings: AES-256-GCM and Argon2id are checked (they are the
         only ones), and the data-key rotation interval is what `health_check` enforces."""
+        from credctl import manager_config
+
         self._config = self._config._replace(
             encryption_config=manager_config.checked_encryption(config)
         )
 
     def set_cache_config(self, config: CacheConfig) -> None:
         """Configure the in-process token cache (`CacheConfig`: every field is used)."""
+        from credctl import manager_config
+
         config = manager_config.checked_cache(config)
         self._cache.configure(config)
         self._config = self._config._replace(cache_config=config)
@@ -208,8 +248,11 @@ class CredentialManager:
         user = context.user_id if context is not None else None
         ip = context.ip if context is not None else None
         actor = Actor(user or os_user(), origin=self._origin, owner=user or "local", ip=ip)
-        if isinstance(context, CredentialContext):
-            actor = actor.with_ids(context.execution_id, context.workflow_id)
+        if context is not None:
+            from credctl.model import CredentialContext
+
+            if isinstance(context, CredentialContext):
+                actor = actor.with_ids(context.execution_id, context.workflow_id)
         return actor
 
     # -- create --------------------------------------------------------------------
@@ -293,6 +336,7 @@ class CredentialManager:
         are returned, not raised, as in `batch_create`.
         """
         from credctl.errors import DuplicateCredential
+        from credctl.model import UpsertResult
 
         results: list[UpsertResult | CredentialError] = []
         with self.records.transaction(action, self._actor(context)) as txn:
@@ -369,11 +413,14 @@ class CredentialManager:
         the audit trail and `get_credential_metrics`)."""
         actor = self._actor(context)
         require_owner = context.user_id if context is not None else None
-        cache = self._config.cache_config
-        if version is not None:  # older versions are never cached
-            cache = cache._replace(enabled=False)
-        stamp = self.records.state_stamp() if cache.enabled else None
-        if cache.enabled:
+        refresh_ahead, plain_http = self._reading()
+        # Older versions are never cached; nor is anything on the command line.
+        caching = self._cache_tokens and version is None
+        cache = self._config.cache_config if caching else None
+        if cache is not None and not cache.enabled:
+            cache = None
+        stamp = self.records.state_stamp() if cache is not None else None
+        if cache is not None:
             hit = self._cached(ref, stamp, min_valid, require_owner, actor.owner)
             if hit is not None:
                 name = self._cached_names.get(hit.credential_id)
@@ -383,13 +430,13 @@ class CredentialManager:
         (secret,) = self.records.read_secrets(
             [SecretWant(ref, TOKEN, version=version)], actor, action="get_token",
             min_valid=seconds, refresh=refresh, require_owner=require_owner,
-            refresh_ahead=cache.refresh_ahead,
-            allow_plain_http=self._config.security_config.allow_plain_http,
+            refresh_ahead=refresh_ahead, allow_plain_http=plain_http,
         )  # fmt: skip
         assert secret is not None
         token = _token(secret)
         current = not _is_version(secret)  # NAME@previous and old ids are never cached
-        if current and cache.enabled and cache.max_size > 0 and stamp is not None:
+        if current and cache is not None and cache.max_size > 0 and stamp is not None:
+            from credctl import manager_config
             from credctl.token_cache import CacheEntry
 
             ttl = manager_config.as_timedelta(cache.ttl, "cache ttl")
@@ -440,7 +487,11 @@ class CredentialManager:
 
         Each is logged as ``read_field``; see `RecordStore.read_secrets`.
         """
-        return self.records.read_secrets(wants, self._actor(context), missing=missing)
+        refresh_ahead, plain_http = self._reading()
+        return self.records.read_secrets(
+            wants, self._actor(context), missing=missing, refresh_ahead=refresh_ahead,
+            allow_plain_http=plain_http,
+        )  # fmt: skip
 
     # -- lifecycle: refresh (seed: refresh_credential / refresh_all_expired) ---------
 
@@ -885,6 +936,9 @@ class CredentialManager:
 
     def health_check(self) -> HealthStatus:
         """Healthy, degraded (with issues) or unhealthy (with the error)."""
+        from credctl import manager_config
+        from credctl.model import HealthStatus
+
         try:
             view = self.records.view()
             issues = list(self.storage.health_issues())
@@ -895,6 +949,8 @@ class CredentialManager:
             self._config.encryption_config.key_rotation_interval, "key_rotation_interval"
         )
         if isinstance(key_created, int | float):
+            import datetime as dt
+
             age = dt.timedelta(seconds=time.time() - key_created)
             if age > interval:
                 from credctl.durations import format_duration
@@ -992,6 +1048,8 @@ class CredentialManager:
 
     def get_metrics(self) -> Metrics:
         """Totals, cache hit rate (this process) and refresh times (activity log)."""
+        from credctl.model import Metrics
+
         view = self.records.view()
         by_type: dict[str, int] = {}
         for credential in view.all():
@@ -1007,6 +1065,8 @@ class CredentialManager:
                 refreshes += 1
                 if activity.duration_ms is not None:
                     refresh_ms.append(activity.duration_ms)
+        import datetime as dt
+
         average = (
             dt.timedelta(milliseconds=sum(refresh_ms) / len(refresh_ms)) if refresh_ms else None
         )
@@ -1031,6 +1091,8 @@ class CredentialManager:
         Who made the last use (user, ip, execution and workflow ids) comes from the
         activity's actor, where the log keeps it.
         """
+        from credctl.model import CredentialMetrics
+
         wanted = set(ids) if ids is not None else {c.id for c in self.records.view().all()}
         counts: dict[int, list[Any]] = {i: [0, None, 0, None, None] for i in wanted}
         for activity in self.records.activities():
@@ -1066,6 +1128,8 @@ class CredentialManagerBuilder:
     """``CredentialManager.builder().storage_backend(...).cache_ttl(...).build()``."""
 
     def __init__(self) -> None:
+        from credctl.model import ManagerConfig
+
         self._config = ManagerConfig()
         self._storage: CredentialStorage | None = None
 
@@ -1076,6 +1140,8 @@ class CredentialManagerBuilder:
 
     def vault_path(self, path: Path | str) -> Self:
         """Shorthand for ``storage_backend(StorageBackend.file(path))``."""
+        from credctl.model import StorageBackend
+
         return self.storage_backend(StorageBackend.file(path))
 
     def storage(self, storage: CredentialStorage) -> Self:
@@ -1122,6 +1188,8 @@ class CredentialManagerBuilder:
     def enable_audit_logging(self) -> Self:
         """As the seed: record every operation.  credctl's audit trail is always on
         (SPEC §7), so this states the default; it cannot be turned off."""
+        from credctl.manager_config import AuditConfig
+
         self._config = self._config._replace(audit_config=AuditConfig(enabled=True))
         return self
 
@@ -1134,6 +1202,8 @@ def open_storage(
     backend: StorageBackend, *, lock_timeout: dt.timedelta | None = None
 ) -> CredentialStorage:
     """Build the storage a `StorageBackend` describes (`lock_timeout`: the vault's)."""
+    from credctl.model import StorageKind
+
     if backend.kind is StorageKind.MEMORY:
         from credctl.storage.memory import MemoryStorage
 
@@ -1186,6 +1256,8 @@ def _fresh_enough(token: Token, min_valid: dt.timedelta | None, *, ahead: bool =
     within the refresh-ahead window when `ahead`, else only once it has expired."""
     if token.expires_at is None:
         return True
+    import datetime as dt
+
     from credctl._time import utc_now
     from credctl.oauth.expiry import REFRESH_AHEAD
 
@@ -1195,9 +1267,7 @@ def _fresh_enough(token: Token, min_valid: dt.timedelta | None, *, ahead: bool =
 
 
 def _is_version(secret: SecretRecord) -> bool:
-    from credctl.records.versions import is_version
-
-    return is_version(secret.credential)
+    return secret.credential.is_old_version
 
 
 def _rotation_issues(credentials: Sequence[StoredCredential]) -> list[str]:
@@ -1236,6 +1306,8 @@ def _rotation_issues(credentials: Sequence[StoredCredential]) -> list[str]:
 
 
 def _token(secret: SecretRecord) -> Token:
+    from credctl.tokens import Token
+
     header = secret.header()
     expiry = secret.data.get("token_expiry") if secret.credential.type == "oauth2" else None
     if expiry:
@@ -1281,6 +1353,7 @@ def _public(credential: StoredCredential) -> Credential:
     """The public details of a stored credential (never its data)."""
     from credctl._time import parse_rfc3339
     from credctl.errors import VaultCorruptError
+    from credctl.model import Credential
 
     try:
         expiry = credential.data.get("token_expiry") if credential.type == "oauth2" else None

@@ -15,7 +15,7 @@ from typing import Any, ClassVar, NamedTuple
 
 from credctl import _time, health_status, manager_config
 from credctl.errors import InvalidInput
-from credctl.secret import SecretValue
+from credctl.tokens import Token as Token  # re-exported: the model's public name
 
 # Defined in their own modules, part of the model all the same.
 AuditConfig = manager_config.AuditConfig
@@ -140,25 +140,6 @@ class Credential(NamedTuple):
         if self.credential_type == "oauth2":
             out["token_expiry"] = to_rfc3339(self.token_expiry) if self.token_expiry else None
         return out
-
-
-class Token(NamedTuple):
-    """A token handed out by `get_token`; its value and header are `SecretValue`s."""
-
-    value: SecretValue
-    credential_id: CredentialId
-    token_type: str
-    header: SecretValue | None = None
-    expires_at: dt.datetime | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        """The `get-token --format json` object (exposes the secret on purpose)."""
-        return {
-            "value": self.value.expose(),
-            "type": self.token_type,
-            "header": self.header.expose() if self.header else None,
-            "expires_at": to_rfc3339(self.expires_at) if self.expires_at else None,
-        }
 
 
 _UNSET: Any = object()

@@ -85,8 +85,10 @@ def _names() -> dict[str, Any]:
     import credctl.audit.model
     import credctl.audit.service
     import credctl.manager
+    import credctl.manager_config
     import credctl.model
     import credctl.records.oauth
+    import credctl.records.refs
     import credctl.records.rotation
     import credctl.records.rotation_due
     import credctl.records.store
@@ -96,7 +98,8 @@ def _names() -> dict[str, Any]:
     import credctl.rotation.policy
 
     namespace: dict[str, Any] = {}
-    for module in (credctl.model, credctl.manager, credctl.records.oauth, credctl.records.store,
+    for module in (credctl.model, credctl.manager_config, credctl.records.refs,
+                   credctl.manager, credctl.records.oauth, credctl.records.store,
                    credctl.records.stored, credctl.records.rotation,
                    credctl.records.rotation_due, credctl.records.versions,
                    credctl.rotation.due, credctl.rotation.policy,
@@ -441,7 +444,7 @@ def test_mypy_checks_async_calls_against_the_synchronous_signatures(tmp_path: Pa
     )
     stdout, _stderr, status = api.run(["--strict", "--no-incremental", str(usage)])
     assert status == 1, stdout
-    assert "fallback=credctl.model.Token]" in stdout, stdout
+    assert "fallback=credctl.tokens.Token]" in stdout, stdout
     assert 'usage.py:5: error: Argument "refresh" has incompatible type "str"' in stdout, stdout
     assert 'usage.py:6: error: Unexpected keyword argument "max_size"' in stdout, stdout
 

@@ -66,7 +66,6 @@ from tests.seed_provider import CLIENT_ID, CLIENT_SECRET, SeedProvider
 
 FAKE_KEY = "sk_live_FAKE-SECRET-abc123"  # the seed's "sk_live_abc123", obviously fake
 CHEAP = KdfParams(19 * 1024, 2, 1)
-BACKENDS = pytest.mark.xfail(strict=True, reason="needs remote backends from the backends branch")
 
 
 # -- fixtures ----------------------------------------------------------------------------
@@ -176,7 +175,6 @@ def test_with_config() -> None:
     assert manager.get_token(manager.create_credential("token", {"token": FAKE_KEY})).value
 
 
-@BACKENDS
 def test_with_config_as_written() -> None:
     """``StorageBackend::Vault`` has settings (url, token): a bare constructor is refused."""
     config = ManagerConfig(
@@ -207,7 +205,6 @@ def test_builder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert manager.get_token(created).value.expose() == FAKE_KEY
 
 
-@BACKENDS
 def test_builder_as_written() -> None:
     manager = (
         CredentialManager.builder()
@@ -427,7 +424,6 @@ def test_set_storage_backend(manager: CredentialManager, tmp_path: Path) -> None
     assert manager.config.storage_backend.path == tmp_path / "other.credctl"
 
 
-@BACKENDS
 def test_set_storage_backend_as_written(manager: CredentialManager) -> None:
     manager.set_storage_backend(
         StorageBackend.Vault(url="https://vault.example.com", token="FAKE-SECRET-vault_token")
@@ -789,7 +785,6 @@ def test_storage_backend() -> None:
     assert CredentialManager.builder().storage_backend(StorageBackend.Custom(storage)).build()
 
 
-@BACKENDS
 def test_storage_backend_remote_variants() -> None:
     assert StorageBackend.Database(url="postgresql://db/credentials") == (
         StorageBackend.database("postgresql://db/credentials")
@@ -874,7 +869,6 @@ def test_complete_example_with_rotation_policy(provider: SeedProvider) -> None:
     complete_example(manager, provider, rotation_policy=True)
 
 
-@BACKENDS
 def test_complete_example_on_an_unreachable_vault(monkeypatch: pytest.MonkeyPatch) -> None:
     """The seed's backend, at an address nothing listens on: a clear, retryable error."""
     monkeypatch.setenv("VAULT_TOKEN", "FAKE-SECRET-vault-token")
@@ -906,13 +900,9 @@ SPEC_NAMES = [
     "BrowserAuth", "Token", "Credential", "CredentialId", "FlowId", "CircuitBreaker", "retry",
     *(variant for variant, _, _ in VARIANTS), "CredentialError",
 ]  # fmt: skip
-#: Names another branch adds, with the mark that says which.
-PENDING: dict[str, Any] = {}
 
 
-@pytest.mark.parametrize(
-    "name", [pytest.param(n, marks=PENDING[n]) if n in PENDING else n for n in SPEC_NAMES]
-)
+@pytest.mark.parametrize("name", SPEC_NAMES)
 def test_every_spec_name_imports_from_credctl(name: str) -> None:
     namespace: dict[str, Any] = {}
     exec(f"from credctl import {name}", namespace)  # noqa: S102 - a fixed import line
@@ -950,23 +940,6 @@ def _mypy_errors() -> list[str]:
     return [line for line in stdout.splitlines() if ": error:" in line]
 
 
-#: APIs the audit and backends branches add: mypy cannot know them yet.
-PENDING_API = (
-    *PENDING,
-    "Database", "database", "Vault", "vault",
-    "AwsSecretsManager", "aws_secrets_manager", "AzureKeyVault", "azure_key_vault",
-)  # fmt: skip
-
-
-def test_mypy_accepts_the_examples() -> None:
-    """mypy --strict finds nothing in the examples but the APIs still to be merged."""
-    errors = _mypy_errors()
-    unexpected = [
-        line for line in errors if not any(f'attribute "{name}"' in line for name in PENDING_API)
-    ]
-    assert unexpected == [], "\n".join(errors)
-
-
-@pytest.mark.xfail(strict=True, reason="needs rotation and backends from their branches")
 def test_mypy_accepts_every_example() -> None:
+    """mypy --strict accepts every example as a seed reader writes it."""
     assert _mypy_errors() == []

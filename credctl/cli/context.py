@@ -99,11 +99,10 @@ class CliContext:
     def manager(self, unlocker: Unlocker | None = None) -> CredentialManager:
         """A `CredentialManager` on this vault with the standard unlock sources (or `unlocker`)."""
         from credctl.manager import CredentialManager
-        from credctl.model import CacheConfig, ManagerConfig
 
-        # One command is one process: a token cache could never hit, so none is built.
-        config = ManagerConfig(cache_config=CacheConfig(enabled=False))
-        return CredentialManager(config, storage=self.storage(unlocker), origin="cli")
+        # One command is one process: a token cache could never hit, so none is built
+        # (and the library's default settings are never needed).
+        return CredentialManager(storage=self.storage(unlocker), origin="cli", cache_tokens=False)
 
     def unlocker(self, *, passphrase_only: bool = False) -> EnvironmentUnlocker:
         """The standard unlock sources, with a prompt only on a terminal."""

@@ -194,7 +194,7 @@ class RecordTransaction(RecordView):
         read-only: changing it is `NotFound` naming the current id.
         """
         found = super().find(ref)
-        from credctl.records.versions import VERSION_OF
+        from credctl.records.stored import VERSION_OF
 
         if VERSION_OF in found.extra:
             current = found.extra[VERSION_OF]

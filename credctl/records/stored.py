@@ -23,6 +23,9 @@ CORE_KEYS: Final = frozenset({
     "id", "name", "type", "data", "description", "tags", "metadata", "owner", "created_at",
     "updated_at", "version",
 })  # fmt: skip
+#: The key an older version (built from a kept copy, never written back) carries: the
+#: id of the credential it is a version of (`credctl.records.versions`).
+VERSION_OF: Final = "version_of"
 #: The record key of the non-secret OAuth state (grant, lifetime, auth method).
 OAUTH_STATE: Final = "oauth"
 #: The record key of remembered variable names (field → variable), e.g. from a dotenv
@@ -153,6 +156,11 @@ class StoredCredential:
         if not isinstance(value, dict):
             return {}
         return {k: v for k, v in value.items() if isinstance(k, str) and isinstance(v, str)}
+
+    @property
+    def is_old_version(self) -> bool:
+        """True for an older version read from the kept history (never written back)."""
+        return VERSION_OF in self.extra
 
     @property
     def oauth_state(self) -> dict[str, Any]:

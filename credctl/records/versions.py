@@ -24,18 +24,16 @@ from collections.abc import Mapping, MutableMapping
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 from credctl.errors import NotFound, VaultCorruptError
+from credctl.records.stored import VERSION_OF, StoredCredential
 
 if TYPE_CHECKING:
     from credctl.records.refs import Ref
     from credctl.records.store import RecordView
-    from credctl.records.stored import StoredCredential
 
 VERSIONS: Final = "versions"
 VERSION_INFO: Final = "version_info"
 #: Settings key: retired id (as text) -> the credential's current id.
 RETIRED_IDS: Final = "rotated_ids"
-#: Marks a `StoredCredential` that is an older version of credential N (never stored).
-VERSION_OF: Final = "version_of"
 PREVIOUS_SUFFIX: Final = "@previous"
 
 CURRENT: Final = "current"
@@ -237,7 +235,7 @@ def as_version(
 
 def is_version(credential: StoredCredential) -> bool:
     """True for an older version built by this module (never written back)."""
-    return VERSION_OF in credential.extra
+    return credential.is_old_version
 
 
 def at_version(view: RecordView, credential: StoredCredential, number: int) -> StoredCredential:
