@@ -262,6 +262,12 @@ class InternalError(CredentialError):
     exit_code = ExitCode.INTERNAL
 
 
+class OutputFailed(CredentialError):
+    """stdout did not take the output: a full disk or a device that refuses writes."""
+
+    exit_code = ExitCode.INTERNAL
+
+
 # Vault errors (specialisations of the seed's kinds) ----------------------------
 
 

@@ -138,3 +138,30 @@ def test_a_closed_pipe_on_stdout_is_exit_0_and_silent(
     finally:
         os.close(writer)
     assert (done.returncode, done.stderr) == (0, b"")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [pytest.param(args, id=name) for name, args in COMMANDS.items()],
+)
+def test_a_full_disk_on_stdout_is_exit_1_and_says_so(vault: SessionVault, args: list[str]) -> None:
+    """`credctl get-token NAME > /dev/full`: the output did not arrive, and the user is told.
+
+    Not "internal error, this is a bug": nothing in credctl went wrong.  The fast path
+    ends with `os._exit` (credctl.cli.main.end_process), so its output must be out
+    before; this shows it is, and that a failure to write it is not lost either.
+    """
+    with open("/dev/full", "wb") as full:
+        done = subprocess.run(
+            [*credctl_command(), *args],
+            stdin=subprocess.DEVNULL,
+            stdout=full,
+            stderr=subprocess.PIPE,
+            env=vault.env,
+            timeout=60,
+            check=False,
+        )
+    stderr = done.stderr.decode()
+    assert done.returncode == 1, stderr
+    assert stderr.startswith("credctl: error: could not write the output: "), stderr
+    assert "Traceback" not in stderr and "FAKE-token" not in stderr

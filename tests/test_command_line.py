@@ -669,7 +669,7 @@ out = sys.argv[1]
 atexit.register(lambda: open(out, "w").write(json.dumps(sorted(sys.modules))))
 sys.argv = ["credctl", *sys.argv[2:]]
 from credctl.cli.main import main
-main()
+main(sys.argv[1:])  # with argv, main() exits through the teardown: atexit runs
 """
 
 

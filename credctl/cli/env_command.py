@@ -42,9 +42,9 @@ def run_env(cli: CliContext, request: EnvRequest) -> int:
         output.info("exporting " + ", ".join(name for name, _ in resolution.variables))
     if shell_name == "github" and os.environ.get("GITHUB_ACTIONS") == "true":
         _mask_in_github_actions([value.expose() for value in resolution.secrets])
-    out = sys.stdout.buffer
-    out.write(text.encode("utf-8"))
-    out.flush()
+    from credctl.cli import output
+
+    output.data_bytes(text.encode("utf-8"))
     return 0
 
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-import sys
 from typing import Any
 
+from credctl.cli import output
 from credctl.cli.context import CliContext
 from credctl.cli.spec import GetTokenRequest
 from credctl.errors import Expired, InvalidInput, UsageError
@@ -24,7 +24,7 @@ def run_get_token(cli: CliContext, request: GetTokenRequest) -> int:
     if request.field is not None:
         if output_format != "raw":
             raise InvalidInput("--field prints a raw value; it cannot be combined with --format")
-        _write(manager.get_field(ref, request.field, version=version).expose())
+        output.data(manager.get_field(ref, request.field, version=version).expose())
         return 0
     min_valid = _min_valid(request.min_valid)
     token = manager.get_token(
@@ -38,11 +38,11 @@ def run_get_token(cli: CliContext, request: GetTokenRequest) -> int:
                 f"{token.token_type} credentials have no header form",
                 hint="use --format raw, or --field FIELD",
             )
-        _write(token.header.expose())
+        output.data(token.header.expose())
     elif output_format == "json":
-        _write(json.dumps(token.to_json()))
+        output.data(json.dumps(token.to_json()))
     else:
-        _write(token.value.expose())
+        output.data(token.value.expose())
     return 0
 
 
@@ -75,9 +75,3 @@ def _check_min_valid(expires_at: Any, min_valid: Any, text: str, ref: str) -> No
         raise Expired(
             f"the token of {ref!r} expires at {to_rfc3339(expires_at)}, sooner than {text}"
         )
-
-
-def _write(text: str) -> None:
-    # One write of the value and its newline: nothing else ever reaches stdout.
-    sys.stdout.write(text + "\n")
-    sys.stdout.flush()

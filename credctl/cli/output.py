@@ -2,19 +2,44 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
+from collections.abc import Iterator
 from typing import Any
 
-from credctl.errors import CredentialError
+from credctl.errors import CredentialError, OutputFailed
 
 PROGRAM = "credctl"
 
 
 def data(text: str) -> None:
-    """Write data to stdout, one line."""
-    sys.stdout.write(text + "\n")
-    sys.stdout.flush()
+    """Write data to stdout, one line, in one write."""
+    with _writing_stdout():
+        sys.stdout.write(text + "\n")
+        sys.stdout.flush()
+
+
+def data_bytes(raw: bytes) -> None:
+    """Write `raw` to stdout as it is, in one write."""
+    with _writing_stdout():
+        sys.stdout.flush()  # text written before goes first
+        sys.stdout.buffer.write(raw)
+        sys.stdout.buffer.flush()
+
+
+@contextlib.contextmanager
+def _writing_stdout() -> Iterator[None]:
+    """A failed write is `OutputFailed`; a reader that went away stays BrokenPipeError."""
+    try:
+        yield
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        raise OutputFailed(
+            f"could not write the output: {exc.strerror or type(exc).__name__}",
+            hint="check where stdout goes (a full disk, a read-only device)",
+        ) from None
 
 
 def data_json(value: Any) -> None:
