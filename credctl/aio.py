@@ -162,6 +162,7 @@ class AsyncCredentialManager:
     batch_create = _in_thread(CredentialManager.batch_create)
     batch_upsert = _in_thread(CredentialManager.batch_upsert)
     get_credential = _in_thread(CredentialManager.get_credential)
+    name_in_use = _in_thread(CredentialManager.name_in_use)
     list_credentials = _in_thread(CredentialManager.list_credentials)
     get_token = _in_thread(CredentialManager.get_token)
     get_token_with_context = _in_thread(CredentialManager.get_token_with_context)

@@ -373,6 +373,10 @@ class CredentialManager:
         """A credential's details, without its secret data."""
         return _public(self.records.view().find(ref))
 
+    def name_in_use(self, name: str) -> bool:
+        """Whether the acting owner has a credential named `name` (one index lookup)."""
+        return self.records.view().by_name(name) is not None
+
     def list_credentials(
         self, *, credential_type: str | None = None, tag: str | None = None
     ) -> list[Credential]:

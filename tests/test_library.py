@@ -1159,6 +1159,7 @@ EXPECTED_EXIT_CODES: dict[str, int] = {
     "InvalidCallback": 5,  # forged or denied callback: access denied (§12: denied consent 5)
     "ServiceUnavailable": 10,  # network or provider error
     "InternalError": 1,  # unexpected internal error
+    "OutputFailed": 1,  # stdout refused the output (a full disk)
     "UsageError": 2,  # usage error
     "VaultLockedError": 4,  # vault locked
     "WrongPassphraseError": 5,  # wrong passphrase

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from credctl.cli import output
 from credctl.cli.context import CliContext
 from credctl.cli.secret_input import InputContext, collect_data, parse_metadata, stdin_reader
 from credctl.cli.spec import CreateRequest
-from credctl.errors import DuplicateCredential, NotFound
+from credctl.errors import DuplicateCredential
 from credctl.types import get_type, validate_name
 from credctl.types.names import shown
 
@@ -24,7 +22,7 @@ def run_create(cli: CliContext, request: CreateRequest) -> int:
     manager = cli.manager()
     # Unlock and check the name before asking for any secret: nobody should type a
     # secret only to learn that the vault is locked or the name taken.
-    if idempotency_key is None and _exists(manager, name):
+    if idempotency_key is None and manager.name_in_use(name):
         raise DuplicateCredential(
             f"a credential named {shown(name)} already exists",
             hint="choose another name, or `credctl update` the existing one",
@@ -49,11 +47,3 @@ def run_create(cli: CliContext, request: CreateRequest) -> int:
     output.data(str(credential_id))
     output.info(f"created {kind.name} {shown(name)} (id {credential_id})", quiet=cli.quiet)
     return 0
-
-
-def _exists(manager: Any, ref: str) -> bool:
-    try:
-        manager.get_credential(ref)
-    except NotFound:
-        return False
-    return True
