@@ -7,14 +7,18 @@ a full date, a full time, an optional fraction and a mandatory offset.  Python's
 `datetime.fromisoformat` alone is not enough because it accepts more (ISO week
 dates such as ``2025-W01-1T10:00:00``, no offset, basic formats), and two
 readers that disagree about what a stored time means is how an expired token
-gets printed.  Standard library only: ``get-token`` imports this.
+gets printed.  Standard library only, and `datetime` only when a function needs it:
+``create`` stamps a record with `now_rfc3339` and so never imports it (~1.5 ms).
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import re
-from typing import Final
+import time
+from typing import TYPE_CHECKING, Final
+
+if TYPE_CHECKING:
+    import datetime as dt
 
 _RFC3339: Final = re.compile(
     r"([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt ]([0-9]{2}):([0-9]{2}):([0-9]{2})"
@@ -24,7 +28,14 @@ _RFC3339: Final = re.compile(
 
 def utc_now() -> dt.datetime:
     """The current time, timezone-aware UTC, to the second (what records store)."""
+    import datetime as dt
+
     return dt.datetime.now(dt.UTC).replace(microsecond=0)
+
+
+def now_rfc3339() -> str:
+    """``format_rfc3339(utc_now())``, without importing `datetime`."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
 def format_rfc3339(moment: dt.datetime) -> str:
@@ -34,6 +45,8 @@ def format_rfc3339(moment: dt.datetime) -> str:
     """
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError("refusing to format a datetime without a time zone")
+    import datetime as dt
+
     text = moment.astimezone(dt.UTC).replace(tzinfo=None).isoformat(timespec="auto")
     return text + "Z"
 
@@ -50,6 +63,8 @@ def parse_rfc3339(text: str) -> dt.datetime:
     if match is None:
         raise ValueError("not an RFC 3339 date-time with a time zone")
     year, month, day, hour, minute, second, fraction, offset = match.groups()
+    import datetime as dt
+
     micro = int((fraction or "")[:6].ljust(6, "0"))
     if offset in ("Z", "z"):
         zone = dt.UTC
@@ -70,6 +85,8 @@ def parse_rfc3339(text: str) -> dt.datetime:
 
 def from_unix(seconds: float) -> dt.datetime:
     """Unix seconds as an aware UTC datetime."""
+    import datetime as dt
+
     return dt.datetime.fromtimestamp(seconds, dt.UTC)
 
 

@@ -315,3 +315,15 @@ def test_every_front_end_keeps_a_version_when_data_changes() -> None:
     api.update_credential(created.id, data={"token": "FAKE-a2"})
     api.update_credential(created.id, description="no data: no version")
     assert [v.version for v in manager.get_versions(created.id)] == [1, 2]
+
+
+def test_now_rfc3339_is_utc_now_formatted() -> None:
+    """The datetime-free stamp `create` uses says what `format_rfc3339(utc_now())` says."""
+    for _ in range(3):
+        before = _time.utc_now()
+        text = _time.now_rfc3339()
+        after = _time.utc_now()
+        if before == after:  # not across a second boundary
+            assert text == _time.format_rfc3339(before)
+            return
+    pytest.fail("three tries straddled a second boundary")

@@ -31,7 +31,6 @@ by the type when the manager stores it.
 
 from __future__ import annotations
 
-import getpass
 import json
 import os
 import re
@@ -95,7 +94,7 @@ class InputContext:
     def from_process(cls, stdin_is_tty: bool) -> InputContext:
         """The real environment and stdin; a getpass prompt only on a terminal."""
         stdin = sys.stdin.buffer if sys.stdin is not None else None
-        return cls(os.environ, stdin, stdin_is_tty, getpass.getpass if stdin_is_tty else None)
+        return cls(os.environ, stdin, stdin_is_tty, _hidden_prompt if stdin_is_tty else None)
 
     def read_stdin(self, what: str, limit: int) -> str:
         """All of stdin as text; `what` names the option reading it in errors."""
@@ -393,3 +392,10 @@ def parse_metadata(values: Sequence[str]) -> dict[str, str]:
             raise InvalidInput(f"metadata key {shown(key)} is given twice with --meta")
         metadata[key] = value
     return metadata
+
+
+def _hidden_prompt(prompt: str) -> str:
+    """`getpass.getpass`, imported only when a terminal is asked (not on ``create … =@-``)."""
+    import getpass
+
+    return getpass.getpass(prompt)

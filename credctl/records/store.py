@@ -267,9 +267,9 @@ class RecordTransaction(RecordView):
                 hint="choose another name, or `credctl update` the existing one",
                 credential_id=taken.get("id"),
             )
-        from credctl._time import format_rfc3339, utc_now
+        from credctl._time import now_rfc3339
 
-        now = format_rfc3339(utc_now())
+        now = now_rfc3339()
         credential = StoredCredential(
             id=credential_id,
             name=final_name,
@@ -394,9 +394,9 @@ class RecordTransaction(RecordView):
                 **changes.get("extra", credential.extra),
                 ENV_NAMES: validation.check_env_names(tuple(kind.fields), names),
             }
-        from credctl._time import format_rfc3339, utc_now
+        from credctl._time import now_rfc3339
 
-        updated = credential.replace(updated_at=format_rfc3339(utc_now()), **changes)
+        updated = credential.replace(updated_at=now_rfc3339(), **changes)
         self._put(updated)
         return updated
 
