@@ -5,6 +5,7 @@
   batch that cannot be written fails every request in it (fail closed).
 - Answers kept per vault generation never outlive a change, never cross users,
   and are never kept when they depend on the time (a retired id's grace period).
+- The hot reads (credctl.server.hot) answer exactly what the FastAPI routes answer.
 """
 
 from __future__ import annotations
@@ -16,16 +17,19 @@ from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
+from starlette.types import Receive, Scope, Send
 
 from credctl.errors import AuditUnavailableError
 from credctl.manager import CredentialManager
 from credctl.model import UserContext
 from credctl.records.activity import Activity, Actor
 from credctl.records.store import RecordStore
+from credctl.server import hot
 from credctl.server.app import create_app
 from credctl.server.auditing import AuditQueue
 from credctl.storage.memory import MemoryStorage
 
+hot_answer = hot.answer
 ALICE = Actor("alice", origin="api", owner="alice", scope="alice")
 
 
@@ -185,6 +189,43 @@ def app() -> Iterator[App]:
     with made.client:
         yield made
     made.client.app.state.credctl.close()  # type: ignore[attr-defined]
+
+
+def test_hot_reads_answer_what_the_routes_answer(
+    app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``/credentials/7`` is a hot read; ``/credentials/07`` goes through FastAPI's routes."""
+    answered: list[str] = []
+
+    async def counted(scope: Scope, receive: Receive, send: Send) -> bool:
+        taken = await hot_answer(scope, receive, send)
+        if taken:
+            answered.append(scope["path"])
+        return taken
+
+    monkeypatch.setattr(hot, "answer", counted)
+    mine = app.create("alice", "gh")
+    theirs = app.create("bob", "bobs")
+    for number in (mine, theirs, 424242):
+        fast = app.get("alice", f"/credentials/{number}", **{"X-Execution-Id": "e-hot"})
+        routed = app.get("alice", f"/credentials/0{number}", **{"X-Execution-Id": "e-routed"})
+        assert (fast.status_code, fast.content) == (routed.status_code, routed.content)
+        assert fast.headers == routed.headers
+    assert app.get("alice", f"/credentials/{mine}").json()["data"]["name"] == "gh"
+    assert app.get("alice", f"/credentials/{theirs}").status_code == 404
+    bad = {"X-Workflow-Id": "a/b"}  # refused before anything is read or logged
+    fast = app.get("alice", f"/credentials/{mine}", **bad)
+    routed = app.get("alice", f"/credentials/0{mine}", **bad)
+    assert (fast.status_code, fast.content) == (routed.status_code, routed.content)
+    assert fast.status_code == 422
+    assert answered == [f"/credentials/{n}" for n in (mine, theirs, 424242, mine, theirs, mine)]
+    # each read is one entry, however it was routed, with its outcome and ids
+    assert app.shows() == [
+        ("show", mine, "ok", "e-hot"), ("show", mine, "ok", "e-routed"),
+        ("show", theirs, "error", "e-hot"), ("show", theirs, "error", "e-routed"),
+        ("show", 424242, "error", "e-hot"), ("show", 424242, "error", "e-routed"),
+        ("show", mine, "ok", None), ("show", theirs, "error", None),
+    ]  # fmt: skip
 
 
 def test_kept_answers_follow_every_change_and_never_cross_users(app: App) -> None:

@@ -13,7 +13,8 @@
   never 404, 405 or 422, and learns nothing about what exists.  The refusal is
   logged (action, client address).  The verified token is left in the ASGI
   scope for the handler (`credctl.server.deps.caller`), with the vault's state
-  stamp taken before it was looked up.
+  stamp taken before it was looked up; the two hot reads are then answered
+  without FastAPI's routing (`credctl.server.hot`).
 - **Body size.**  A declared ``Content-Length`` over the limit is refused before
   the body is read; a chunked body is counted as it arrives and refused when it
   passes the limit.
@@ -30,6 +31,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from credctl.errors import CredentialError
+from credctl.server import hot
 from credctl.server.deps import STAMP_KEY, TOKEN_KEY, ServerState, action_of, client_ip
 from credctl.server.routes import error_response, failure_response
 
@@ -85,6 +87,8 @@ class RequestGuard:
             if self.state.tokens.due_for_touch(token):
                 touch = functools.partial(self.state.manager.touch_api_token, token.id)
                 self.state.in_background(touch)
+            if await hot.answer(scope, receive, send):
+                return
         received = 0
 
         async def counted() -> Message:
