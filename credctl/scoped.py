@@ -97,10 +97,6 @@ class ScopedManager:
 
         return links_of(self._records.view(self.actor).find(credential_id))
 
-    def note_read(self, action: str, credential_id: int | None = None) -> None:
-        """Log a read this user was served from a cache (it is a request all the same)."""
-        self._records.log(Activity(action, credential_id, actor=self.actor))
-
     def state_stamp(self) -> Any:
         """A value that changes with every write to the backend (None if it cannot say)."""
         return self._records.state_stamp()
