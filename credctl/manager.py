@@ -870,15 +870,18 @@ class CredentialManager:
         ip: str | None = None,
         execution_id: str | None = None,
         workflow_id: str | None = None,
+        host: str | None = None,
     ) -> ScopedManager:
         """The credentials of `user` alone, every call logged as theirs (`ScopedManager`).
 
         Another owner's credential answers `NotFound`, like one that does not exist.
+        `host` is this machine's name when the caller knows it (else it is asked for).
         """
         from credctl.scoped import ScopedManager
 
         actor = Actor(user, origin=self._origin, owner=user, scope=user, ip=ip,
-                      execution_id=execution_id, workflow_id=workflow_id)  # fmt: skip
+                      execution_id=execution_id, workflow_id=workflow_id,
+                      host=host)  # fmt: skip
         return ScopedManager(self.records, actor)
 
     def issue_api_token(
@@ -933,8 +936,12 @@ class CredentialManager:
 
     def log_refused_request(self, action: str, *, ip: str | None, error: str) -> None:
         """Log a request refused before it reached a credential (no valid token)."""
+        self.records.log(self.refused_request(action, ip=ip, error=error))
+
+    def refused_request(self, action: str, *, ip: str | None, error: str) -> Activity:
+        """The entry of a request refused before it reached a credential (unlogged)."""
         actor = Actor("anonymous", origin=self._origin, owner="anonymous", ip=ip)
-        self.records.log(Activity(action, actor=actor, outcome="error", error=error))
+        return Activity(action, actor=actor, outcome="error", error=error)
 
     # -- health and metrics ----------------------------------------------------------
 

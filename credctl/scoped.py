@@ -66,11 +66,11 @@ class ScopedManager:
 
     def list_credentials(self) -> list[CredentialSummary]:
         """Every credential of this user, by id (logged as one ``list``)."""
+        return self._logged("list", self.list_unlogged, None)
 
-        def read() -> list[CredentialSummary]:
-            return [CredentialSummary.of(c) for c in self._records.view(self.actor).all()]
-
-        return self._logged("list", read, None)
+    def list_unlogged(self) -> list[CredentialSummary]:
+        """`list_credentials` without an entry in the activity log (for a caller that logs)."""
+        return [CredentialSummary.of(c) for c in self._records.view(self.actor).all()]
 
     def get_credential(self, credential_id: int) -> CredentialSummary:
         """One credential of this user, or `NotFound` (logged as ``show``)."""
@@ -81,18 +81,21 @@ class ScopedManager:
         """`get_credential` without an entry in the activity log (for a caller that logs)."""
         return CredentialSummary.of(self._records.view(self.actor).find(credential_id))
 
+    def get_current(self, credential_id: int) -> CredentialSummary | None:
+        """This user's current credential with this id, or None: no retired id is looked up,
+        so the answer depends on the backend's state alone, never on the time (unlogged)."""
+        found = self._records.view(self.actor).get(credential_id)
+        return CredentialSummary.of(found) if found is not None else None
+
     def links(self, credential_id: int) -> list[Link]:
         """The workflows linked to one credential of this user (logged as ``show``)."""
+        return self._logged("show", lambda: self.links_unlogged(credential_id), credential_id)
+
+    def links_unlogged(self, credential_id: int) -> list[Link]:
+        """`links` without an entry in the activity log (for a caller that logs)."""
         from credctl.records.links import links_of
 
-        return self._logged(
-            "show", lambda: links_of(self._records.view(self.actor).find(credential_id)),
-            credential_id,
-        )  # fmt: skip
-
-    def note_read(self, action: str, credential_id: int | None = None) -> None:
-        """Log a read this user was served from a cache (it is a request all the same)."""
-        self._records.log(Activity(action, credential_id, actor=self.actor))
+        return links_of(self._records.view(self.actor).find(credential_id))
 
     def state_stamp(self) -> Any:
         """A value that changes with every write to the backend (None if it cannot say)."""

@@ -18,22 +18,10 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from credctl._version import __version__
-from credctl.errors import (
-    AccessDenied,
-    CredentialError,
-    CredentialInUse,
-    DuplicateCredential,
-    InteractionRequired,
-    InvalidInput,
-    NotFound,
-    ServiceUnavailable,
-    UnsupportedType,
-    VaultBusyError,
-    VaultNotFoundError,
-)
+from credctl.errors import CredentialError
 from credctl.server.deps import ID_HEADERS, ApiError, ServerState
 from credctl.server.guard import PUBLIC_PATHS, RequestGuard
-from credctl.server.routes import error_response
+from credctl.server.routes import error_response, failure_response
 
 if TYPE_CHECKING:
     from credctl.manager import CredentialManager
@@ -41,25 +29,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("credctl.server")
 DEFAULT_MAX_BODY = 1024 * 1024
 _REASONS = {404: "Not found", 405: "Method not allowed", 413: "Request body too large"}
-
-
-def status_of(exc: CredentialError) -> tuple[int, str]:
-    """The HTTP status and the client's message for a credctl error."""
-    if isinstance(exc, VaultNotFoundError | VaultBusyError | ServiceUnavailable):
-        return 503, "The vault is busy or unavailable; retry"
-    if isinstance(exc, InteractionRequired):
-        return 503, "The vault is locked; restart the service with an unlock source"
-    if isinstance(exc, CredentialInUse):
-        return 409, f"{exc.message}; unlink them, or delete with ?force=true"
-    if isinstance(exc, DuplicateCredential):
-        return 409, exc.message
-    if isinstance(exc, NotFound):
-        return 404, exc.message
-    if isinstance(exc, InvalidInput | UnsupportedType):
-        return 422, exc.message
-    if isinstance(exc, AccessDenied):
-        return 404, "Credential not found"
-    return 500, "The credential service failed; see its log"
 
 
 def validation_message(exc: RequestValidationError) -> str:
@@ -143,10 +112,7 @@ def _handlers(app: FastAPI) -> None:
 
     async def credential_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, CredentialError)
-        status, message = status_of(exc)
-        if status >= 500:
-            log.error("%s on %s %s", type(exc).__name__, request.method, request.url.path)
-        return error_response(status, message)
+        return failure_response(exc, request.method, request.url.path)
 
     async def invalid_request(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)

@@ -7,11 +7,14 @@ before routing, so a request without a valid token is answered 401, never 404,
 
 Reads run on the event loop: each is a snapshot of the vault (decrypted once per
 generation and cached by the storage) plus one small parse, cheaper than a hop
-to a worker thread.  Writes run in one writer thread, one at a time, in the order
+to a worker thread, and their encoded answers are kept per generation
+(`Answers`).  Each request's audit entry goes through `ServerState.audit`
+(`credctl.server.auditing`): written in batches by one thread, awaited before
+the answer leaves.  Writes run in one writer thread, one at a time, in the order
 they arrive (`ServerState.write`); reads go on meanwhile and see the previous
 generation, whole.  A write that was queued always finishes, even if its client
 goes away or the server is told to stop: it is shielded from cancellation, and
-the writer thread is joined before the process exits.
+the writer thread is joined before the process exits (`ServerState.close`).
 """
 
 from __future__ import annotations
@@ -21,15 +24,17 @@ import contextlib
 import contextvars
 import re
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, TypeVar
 
 from fastapi import Request
 
+from credctl.records.activity import local_host
 from credctl.records.api_tokens import ApiToken
 from credctl.records.links import WORKFLOW_ID_PATTERN
 from credctl.scoped import ScopedManager
+from credctl.server.auditing import AuditQueue
 from credctl.server.tokens import TokenGate
 
 if TYPE_CHECKING:
@@ -58,11 +63,22 @@ class ServerState:
     def __init__(self, manager: CredentialManager) -> None:
         self.manager = manager
         self.tokens = TokenGate(manager)
+        # The audit trail's `host`, asked for once: a system call on the event loop per
+        # request lets the audit thread take the GIL, and the loop waits to get it back.
+        self.host = local_host()
         # One thread, so writes run one at a time in the order they came.  Its thread
         # is joined when the interpreter exits, so a write under way always finishes.
         self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="credctl-write")
+        self.audit = AuditQueue(manager.records)
         self._background: set[asyncio.Task[None]] = set()
-        self.listings = Listings()
+        #: Encoded ``GET /credentials/`` answers by user, ``GET /credentials/{id}`` by (user, id).
+        self.listings = Answers(64)
+        self.details = Answers(4096)
+
+    def close(self) -> None:
+        """Finish the writes under way, then the audit entries queued (the server stopped)."""
+        self.writer.shutdown(wait=True)
+        self.audit.close()
 
     async def write(self, work: Callable[[], _T]) -> _T:
         """Run one write in the writer thread, after every write that came before it.
@@ -87,34 +103,35 @@ class ServerState:
         task.add_done_callback(self._background.discard)
 
 
-class Listings:
-    """Encoded ``GET /credentials/`` answers per user, valid while the vault is unchanged.
+class Answers:
+    """Encoded answers by key, valid while the vault is unchanged (least recently used out).
 
-    A list of 1,000 credentials parses 1,000 records; a workflow engine asks for it
-    far more often than anyone writes.  An answer is kept under the storage stamp
-    taken before it was built, so a write in between only costs a rebuild.
+    A list of 1,000 credentials parses 1,000 records, and even one credential costs
+    a parse and an encoding; a workflow engine asks far more often than anyone
+    writes.  An answer is kept under the storage stamp taken before it was built,
+    so a write in between only costs a rebuild.  Only answers that depend on the
+    vault's state alone are kept (never one that depends on the time).
     """
 
-    SIZE = 64
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._answers: OrderedDict[Hashable, tuple[object, bytes]] = OrderedDict()
 
-    def __init__(self) -> None:
-        self._answers: OrderedDict[str, tuple[object, bytes]] = OrderedDict()
-
-    def get(self, user: str, stamp: object) -> bytes | None:
-        """The answer kept for `user` at `stamp`, if any."""
-        found = self._answers.get(user)
+    def get(self, key: Hashable, stamp: object) -> bytes | None:
+        """The answer kept for `key` at `stamp`, if any."""
+        found = self._answers.get(key)
         if stamp is None or found is None or found[0] != stamp:
             return None
-        self._answers.move_to_end(user)
+        self._answers.move_to_end(key)
         return found[1]
 
-    def put(self, user: str, stamp: object, answer: bytes) -> None:
-        """Keep an answer (the least recently used user's goes past `SIZE`)."""
+    def put(self, key: Hashable, stamp: object, answer: bytes) -> None:
+        """Keep an answer (the least recently used one goes past `size`)."""
         if stamp is None:
             return
-        self._answers[user] = (stamp, answer)
-        self._answers.move_to_end(user)
-        while len(self._answers) > self.SIZE:
+        self._answers[key] = (stamp, answer)
+        self._answers.move_to_end(key)
+        while len(self._answers) > self.size:
             self._answers.popitem(last=False)
 
 
@@ -155,6 +172,8 @@ def client_ip(client: tuple[str, int] | None) -> str | None:
 
 #: Where `RequestGuard` leaves the verified token of a request (ASGI scope key).
 TOKEN_KEY = "credctl.token"  # noqa: S105 - a dictionary key, not a secret
+#: Where it leaves the vault's state stamp, taken before the token was looked up.
+STAMP_KEY = "credctl.stamp"
 _EXECUTION_ID = re.compile(EXECUTION_ID_PATTERN)
 _WORKFLOW_ID = re.compile(f"^{WORKFLOW_ID_PATTERN}$")
 
@@ -173,10 +192,20 @@ def caller(request: Request) -> ScopedManager:
         if value is not None and not pattern.match(value):
             raise ApiError(422, f"Invalid request: header {header}: not a valid id")
         ids.append(value)
-    return state_of(request).manager.acting_as(
+    state = state_of(request)
+    return state.manager.acting_as(
         token.user, ip=client_ip(request.scope.get("client")), execution_id=ids[0],
-        workflow_id=ids[1],
+        workflow_id=ids[1], host=state.host,
     )  # fmt: skip
+
+
+def stamp_of(request: Request) -> object:
+    """The vault's state stamp as the request found it: what its cached answers are keyed by.
+
+    Taken once, before the token was looked up: an answer kept under it is the vault
+    as it was when the request came in (a write since then makes a newer stamp).
+    """
+    return request.scope[STAMP_KEY]
 
 
 #: The headers every operation takes, for the OpenAPI document.

@@ -12,7 +12,9 @@
   here, before routing and validation: without one a request is answered 401,
   never 404, 405 or 422, and learns nothing about what exists.  The refusal is
   logged (action, client address).  The verified token is left in the ASGI
-  scope for the handler (`credctl.server.deps.caller`).
+  scope for the handler (`credctl.server.deps.caller`), with the vault's state
+  stamp taken before it was looked up; the two hot reads are then answered
+  without FastAPI's routing (`credctl.server.hot`).
 - **Body size.**  A declared ``Content-Length`` over the limit is refused before
   the body is read; a chunked body is counted as it arrives and refused when it
   passes the limit.
@@ -28,8 +30,10 @@ from typing import Final
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from credctl.server.deps import TOKEN_KEY, ServerState, action_of, client_ip
-from credctl.server.routes import error_response
+from credctl.errors import CredentialError
+from credctl.server import hot
+from credctl.server.deps import STAMP_KEY, TOKEN_KEY, ServerState, action_of, client_ip
+from credctl.server.routes import error_response, failure_response
 
 #: Paths anyone may read (the API's description, SPEC §6).
 PUBLIC_PATHS: Final = frozenset({"/openapi.json"})
@@ -71,21 +75,20 @@ class RequestGuard:
             return
         if scope["path"] not in PUBLIC_PATHS:
             authorization = headers.get(b"authorization")
+            stamp = self.state.manager.state_stamp()
             token = self.state.tokens.verify(
-                authorization.decode("latin-1") if authorization is not None else None
+                authorization.decode("latin-1") if authorization is not None else None, stamp
             )
             if token is None:
-                self.state.manager.log_refused_request(
-                    action_of(scope["method"], scope["path"]),
-                    ip=client_ip(scope.get("client")), error="Unauthenticated",
-                )  # fmt: skip
-                response = error_response(401, "Missing or invalid bearer token", UNAUTHENTICATED)
-                await response(scope, receive, send)
+                await self._refuse(scope, receive, send)
                 return
             scope[TOKEN_KEY] = token
+            scope[STAMP_KEY] = stamp
             if self.state.tokens.due_for_touch(token):
                 touch = functools.partial(self.state.manager.touch_api_token, token.id)
                 self.state.in_background(touch)
+            if await hot.answer(scope, receive, send):
+                return
         received = 0
 
         async def counted() -> Message:
@@ -98,6 +101,20 @@ class RequestGuard:
             return message
 
         await self.app(scope, counted, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """401, once the refusal is in the audit trail (fail closed: else its error)."""
+        method, path = scope["method"], scope["path"]
+        refused = self.state.manager.refused_request(
+            action_of(method, path), ip=client_ip(scope.get("client")), error="Unauthenticated"
+        )
+        try:
+            await self.state.audit.record(refused)
+        except CredentialError as exc:
+            response = failure_response(exc, method, path)
+        else:
+            response = error_response(401, "Missing or invalid bearer token", UNAUTHENTICATED)
+        await response(scope, receive, send)
 
     def _refusal(self, headers: dict[bytes, bytes]) -> tuple[int, str] | None:
         if self.allowed_hosts is not None:

@@ -254,7 +254,7 @@ def run(
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, server.stop_soon)
     server.run(sockets=[listener.sock])
-    app.state.credctl.writer.shutdown(wait=True)
+    app.state.credctl.close()
 
 
 class _Server(uvicorn.Server):

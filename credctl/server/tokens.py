@@ -54,12 +54,12 @@ class TokenGate:
         # digest of a presented token -> (stamp, the verified token or None)
         self._verified: OrderedDict[str, tuple[object, ApiToken | None]] = OrderedDict()
 
-    def verify(self, header: str | None) -> ApiToken | None:
-        """The token the header carries, if it is valid now."""
+    def verify(self, header: str | None, stamp: object) -> ApiToken | None:
+        """The token the header carries, if it is valid now; `stamp`: the vault's state stamp,
+        taken just before (`CredentialManager.state_stamp`)."""
         presented = bearer(header)
         if presented is None:
             return None
-        stamp = self.manager.state_stamp()
         key = digest(presented)
         known = self._verified.get(key)
         if stamp is not None and known is not None and known[0] == stamp:

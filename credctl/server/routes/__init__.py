@@ -18,7 +18,19 @@ from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
-from credctl.errors import CredentialError
+from credctl.errors import (
+    AccessDenied,
+    CredentialError,
+    CredentialInUse,
+    DuplicateCredential,
+    InteractionRequired,
+    InvalidInput,
+    NotFound,
+    ServiceUnavailable,
+    UnsupportedType,
+    VaultBusyError,
+    VaultNotFoundError,
+)
 from credctl.server.deps import ApiError
 
 if TYPE_CHECKING:
@@ -44,6 +56,33 @@ def error_response(status: int, message: str, headers: dict[str, str] | None = N
     """An error envelope: ``data`` is null."""
     body = envelope_bytes(None, success=False, message=message)
     return Response(body, status_code=status, media_type=JSON, headers=headers)
+
+
+def status_of(exc: CredentialError) -> tuple[int, str]:
+    """The HTTP status and the client's message for a credctl error."""
+    if isinstance(exc, VaultNotFoundError | VaultBusyError | ServiceUnavailable):
+        return 503, "The vault is busy or unavailable; retry"
+    if isinstance(exc, InteractionRequired):
+        return 503, "The vault is locked; restart the service with an unlock source"
+    if isinstance(exc, CredentialInUse):
+        return 409, f"{exc.message}; unlink them, or delete with ?force=true"
+    if isinstance(exc, DuplicateCredential):
+        return 409, exc.message
+    if isinstance(exc, NotFound):
+        return 404, exc.message
+    if isinstance(exc, InvalidInput | UnsupportedType):
+        return 422, exc.message
+    if isinstance(exc, AccessDenied):
+        return 404, "Credential not found"
+    return 500, "The credential service failed; see its log"
+
+
+def failure_response(exc: CredentialError, method: str, path: str) -> Response:
+    """The envelope of a credctl error; a server-side failure is logged by kind (no values)."""
+    status, message = status_of(exc)
+    if status >= 500:
+        log.error("%s on %s %s", type(exc).__name__, method, path)
+    return error_response(status, message)
 
 
 def no_content() -> Response:
@@ -88,9 +127,12 @@ class EnvelopeRoute(APIRoute):
             except (ApiError, CredentialError, RequestValidationError, HTTPException):
                 raise
             except Exception as exc:  # noqa: BLE001 - the last line of defence: no traceback
-                log.error(  # noqa: TRY400 - a traceback could quote request values
-                    "internal error (%s) on %s %s", type(exc).__name__,
-                          request.method, request.url.path)  # fmt: skip
-                return error_response(500, "The credential service failed; see its log")
+                return internal_error(exc, request.method, request.url.path)
 
         return guarded
+
+
+def internal_error(exc: Exception, method: str, path: str) -> Response:
+    """A 500 envelope for a bug, logged by kind without a traceback (it could quote values)."""
+    log.error("internal error (%s) on %s %s", type(exc).__name__, method, path)
+    return error_response(500, "The credential service failed; see its log")

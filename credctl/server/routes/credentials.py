@@ -12,7 +12,8 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
 
-from credctl.server.deps import caller, state_of
+from credctl.server.auditing import logged
+from credctl.server.deps import caller, stamp_of, state_of
 from credctl.server.routes import (
     JSON,
     EnvelopeRoute,
@@ -52,14 +53,16 @@ CREATED_LINKS = {
 )
 async def list_credentials(request: Request) -> Response:
     """Every credential of the caller, by id.  Secret values are never returned."""
-    scope, state = caller(request), state_of(request)
-    user, stamp = scope.actor.user, scope.state_stamp()
-    answer = state.listings.get(user, stamp)
-    if answer is None:
-        answer = envelope_bytes(items(scope.list_credentials()))
+    scope, state, stamp = caller(request), state_of(request), stamp_of(request)
+    user = scope.actor.user
+    kept = state.listings.get(user, stamp)
+
+    def read() -> bytes:
+        return kept if kept is not None else envelope_bytes(items(scope.list_unlogged()))
+
+    answer = await logged(state.audit, scope, "list", None, read)
+    if kept is None:
         state.listings.put(user, stamp, answer)
-    else:
-        scope.note_read("list")
     return Response(answer, media_type=JSON)
 
 
@@ -91,8 +94,20 @@ async def create_credential(body: CreateCredential, request: Request) -> Respons
 )
 async def get_credential(credential_id: CredentialId, request: Request) -> Response:
     """One credential of the caller, without its data."""
-    scope = caller(request)
-    return respond(item(scope.get_credential(credential_id)))
+    scope, state, stamp = caller(request), state_of(request), stamp_of(request)
+    key = (scope.actor.user, credential_id)
+
+    def read() -> bytes:
+        answer = state.details.get(key, stamp)
+        if answer is None:
+            current = scope.get_current(credential_id)
+            if current is None:  # a retired id in its grace period (that depends on the time)
+                return envelope_bytes(item(scope.get_unlogged(credential_id)))  # or NotFound
+            answer = envelope_bytes(item(current))
+            state.details.put(key, stamp, answer)
+        return answer
+
+    return Response(await logged(state.audit, scope, "show", credential_id, read), media_type=JSON)
 
 
 @router.put(

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Path, Request
 from starlette.responses import Response
 
 from credctl.records.links import WORKFLOW_ID_PATTERN
+from credctl.server.auditing import logged
 from credctl.server.deps import caller, state_of
 from credctl.server.routes import EnvelopeRoute, link, no_content, respond
 from credctl.server.routes.credentials import CredentialId
@@ -32,8 +33,10 @@ router = APIRouter(route_class=EnvelopeRoute)
 )
 async def list_links(credential_id: CredentialId, request: Request) -> Response:
     """The workflows linked to the credential, by workflow id."""
-    scope = caller(request)
-    return respond([link(credential_id, found) for found in scope.links(credential_id)])
+    scope, state = caller(request), state_of(request)
+    found = await logged(state.audit, scope, "show", credential_id,
+                         lambda: scope.links_unlogged(credential_id))  # fmt: skip
+    return respond([link(credential_id, one) for one in found])
 
 
 @router.post(
