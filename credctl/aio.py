@@ -186,6 +186,7 @@ class AsyncCredentialManager:
     acting_as = _on_loop(CredentialManager.acting_as)
     state_stamp = _on_loop(CredentialManager.state_stamp)
     log_refused_request = _in_thread(CredentialManager.log_refused_request)
+    refused_request = _on_loop(CredentialManager.refused_request)
     issue_api_token = _in_thread(CredentialManager.issue_api_token)
     api_tokens = _in_thread(CredentialManager.api_tokens)
     revoke_api_token = _in_thread(CredentialManager.revoke_api_token)
