@@ -996,7 +996,7 @@ class CredentialManager:
         """The trail's verification for `health_check` (not itself an audited read)."""
         from credctl.audit import service
 
-        if service.trail_of(self.records) is None:
+        if not service.verifiable(self.records):
             return None
         return service.load(self.records, verify=True, decrypt=False)[1]
 

@@ -152,9 +152,10 @@ def run_cli(vault_path: Path, request: pytest.FixtureRequest) -> RunCli:
     In the PostgreSQL lane (``CREDCTL_TEST_BACKEND=postgresql``) the test's vault is
     a space in a PostgreSQL database instead of the file at `vault_path`.
     """
-    from tests.peer_backends import LANE, lane_url
+    from tests.peer_backends import LANE, vault_env
 
-    server = request.getfixturevalue("backend_lane") if LANE else None
+    if LANE:
+        request.getfixturevalue("backend_lane")
 
     def run(
         *args: str,
@@ -165,10 +166,7 @@ def run_cli(vault_path: Path, request: pytest.FixtureRequest) -> RunCli:
     ) -> subprocess.CompletedProcess[str]:
         full_env = dict(os.environ)
         if vault is not None:
-            full_env["CREDCTL_VAULT"] = str(vault)
-            backend = lane_url(server, vault)
-            if backend is not None:
-                full_env["CREDCTL_BACKEND"] = backend
+            full_env.update(vault_env(vault))
         full_env.update(env or {})
         return subprocess.run(
             [*credctl_command(), *args],

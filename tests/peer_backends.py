@@ -18,11 +18,14 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import pytest
 
 from tests import peers
+
+if TYPE_CHECKING:
+    from credctl.model import StorageBackend
 
 #: ``CREDCTL_TEST_BACKEND=postgresql`` runs the command-line tests on PostgreSQL (a lane of
 #: the test command): read at import, since each test's environment drops CREDCTL_ names.
@@ -221,6 +224,24 @@ def lane_url(server: PostgresServer | None, vault: Path) -> str | None:
     import hashlib
 
     return server.url("v" + hashlib.sha256(str(vault).encode()).hexdigest()[:20])
+
+
+def vault_env(vault: Path) -> dict[str, str]:
+    """The variables that point credctl at a test's vault: the file, or in the PostgreSQL
+    lane its space (``CREDCTL_BACKEND`` wins over ``CREDCTL_VAULT``)."""
+    env = {"CREDCTL_VAULT": str(vault)}
+    backend = lane_url(lane_server(), vault)
+    if backend is not None:
+        env["CREDCTL_BACKEND"] = backend
+    return env
+
+
+def lane_storage_backend(vault: Path) -> StorageBackend:
+    """The library's `StorageBackend` for a test's vault (its space in the lane)."""
+    from credctl.model import StorageBackend
+
+    backend = lane_url(lane_server(), vault)
+    return StorageBackend.file(vault) if backend is None else StorageBackend.database(backend)
 
 
 _LANE_SERVER: list[PostgresServer] = []

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 from credctl.records.activity import Activity
-from credctl.vault import EnvironmentUnlocker, Vault
 from tests.conftest import PASSPHRASE, RunCli
 
 UNLOCK = {"CREDCTL_PASSPHRASE": PASSPHRASE}
@@ -43,16 +42,16 @@ class Cli:
         return int(self.ok("create", "token", name, "--field", f"token=@{secret}"))
 
     def body(self) -> dict[str, Any]:
-        """The decrypted vault: settings and records, as stored now."""
-        opened = Vault(self.vault).open(EnvironmentUnlocker(env=UNLOCK))
-        return {
-            "meta": opened.body.meta,
-            "records": {i: record for i, _, record in opened.body.entries()},
-        }
+        """The decrypted vault: settings and records, as stored now (in either lane)."""
+        from tests.backend_support import stored
+
+        return stored(self.vault, UNLOCK)
 
     def generation(self) -> int:
-        """The vault's generation: how many commits it has seen."""
-        return Vault(self.vault).open(EnvironmentUnlocker(env=UNLOCK)).generation
+        """How many commits the vault has seen (in either lane)."""
+        from tests.backend_support import commits
+
+        return commits(self.vault, UNLOCK)
 
     def plaintext(self) -> str:
         """Everything the current vault generation holds, as one JSON text."""
@@ -61,7 +60,7 @@ class Cli:
     def activities(self) -> list[Activity]:
         """Every activity logged so far, oldest first (through the record layer)."""
         from credctl.manager import CredentialManager
-        from credctl.storage.vault_storage import VaultStorage
+        from tests.backend_support import opened_storage
 
-        storage = VaultStorage(Vault(self.vault), EnvironmentUnlocker(env=UNLOCK))
-        return list(CredentialManager(storage=storage).records.activities())
+        with opened_storage(self.vault, UNLOCK) as storage:
+            return list(CredentialManager(storage=storage).records.activities())

@@ -17,13 +17,13 @@ from credctl import (
     CredentialContext,
     CredentialManager,
     ExportFormat,
-    StorageBackend,
     UserContext,
 )
 from credctl.audit.export import CSV_COLUMNS
 from credctl.errors import InternalError
 from tests.audit_support import PASS_ENV, entries, history, ok, read_lines, write_lines
 from tests.conftest import PASSPHRASE, RunCli
+from tests.peer_backends import lane_storage_backend
 
 # User ids are checked (credctl.records.validation.check_owner), so the hostile cells come
 # from the fields a caller may fill freely: the ip and the execution and workflow ids.
@@ -39,7 +39,9 @@ HOSTILE = {
 def manager(initialized_vault: Path, monkeypatch: pytest.MonkeyPatch) -> CredentialManager:
     monkeypatch.setenv("CREDCTL_PASSPHRASE", PASSPHRASE)
     return (
-        CredentialManager.builder().storage_backend(StorageBackend.file(initialized_vault)).build()
+        CredentialManager.builder()
+        .storage_backend(lane_storage_backend(initialized_vault))
+        .build()
     )
 
 
@@ -151,6 +153,7 @@ def test_cli_exports_all_three_formats_0600(
     assert run_cli("audit", "export", "--format", "xml", "-o", "-", env=PASS_ENV).returncode == 2
 
 
+@pytest.mark.vault_file  # PostgreSQL's: test_backend_audit.py
 def test_reports_of_a_tampered_trail_say_so(
     run_cli: RunCli, initialized_vault: Path, tmp_path: Path
 ) -> None:

@@ -20,6 +20,9 @@ import pytest
 from tests.audit_support import PASS_ENV, audit_dir, current_log, history, ok, verify
 from tests.conftest import RunCli, assert_no_traceback, credctl_command
 
+# The trail's files and their disk; PostgreSQL's log refusing an entry is in test_backend_audit.
+pytestmark = pytest.mark.vault_file
+
 SECRET = "FAKE-SECRET-gh"
 READS = [
     ["get-token", "gh"],

@@ -1,11 +1,16 @@
 """Tampering with the trail, through the console script: `audit verify` exits 6 naming
-the first bad seq; a torn tail is reported apart from tampering and repaired."""
+the first bad seq; a torn tail is reported apart from tampering and repaired.
+
+These edit the trail's files beside the vault file (``vault_file``); the same attacks
+on PostgreSQL's log rows are in ``test_backend_audit.py``."""
 
 from __future__ import annotations
 
 import base64
 import shutil
 from pathlib import Path
+
+import pytest
 
 from tests.audit_support import (
     PASS_ENV,
@@ -39,6 +44,7 @@ def test_an_untouched_trail_verifies(run_cli: RunCli, initialized_vault: Path, t
     assert "head seq 6 " in result.stdout
 
 
+@pytest.mark.vault_file
 def test_editing_one_byte_is_detected(run_cli: RunCli, initialized_vault: Path, tmp_path: Path):
     history(run_cli, tmp_path)
     lines = read_lines(initialized_vault)
@@ -47,6 +53,7 @@ def test_editing_one_byte_is_detected(run_cli: RunCli, initialized_vault: Path, 
     assert_tampered(verify(run_cli), 3)
 
 
+@pytest.mark.vault_file
 def test_editing_a_seq_number_is_detected(
     run_cli: RunCli, initialized_vault: Path, tmp_path: Path
 ) -> None:
@@ -57,6 +64,7 @@ def test_editing_a_seq_number_is_detected(
     assert_tampered(verify(run_cli), 2)
 
 
+@pytest.mark.vault_file
 def test_deleting_an_entry_is_detected(run_cli: RunCli, initialized_vault: Path, tmp_path: Path):
     history(run_cli, tmp_path)
     lines = read_lines(initialized_vault)
@@ -67,6 +75,7 @@ def test_deleting_an_entry_is_detected(run_cli: RunCli, initialized_vault: Path,
     assert "entry 3 is missing" in result.stderr
 
 
+@pytest.mark.vault_file
 def test_inserting_an_entry_is_detected(run_cli: RunCli, initialized_vault: Path, tmp_path: Path):
     history(run_cli, tmp_path)
     lines = read_lines(initialized_vault)
@@ -75,6 +84,7 @@ def test_inserting_an_entry_is_detected(run_cli: RunCli, initialized_vault: Path
     assert_tampered(verify(run_cli), 4)
 
 
+@pytest.mark.vault_file
 def test_inserting_a_forged_entry_is_detected(
     run_cli: RunCli, initialized_vault: Path, tmp_path: Path
 ) -> None:
@@ -86,6 +96,7 @@ def test_inserting_a_forged_entry_is_detected(
     assert_tampered(verify(run_cli), 4)
 
 
+@pytest.mark.vault_file
 def test_swapping_two_entries_is_detected(
     run_cli: RunCli, initialized_vault: Path, tmp_path: Path
 ) -> None:
@@ -96,6 +107,7 @@ def test_swapping_two_entries_is_detected(
     assert_tampered(verify(run_cli), 3)
 
 
+@pytest.mark.vault_file
 def test_cutting_the_tail_below_the_last_write_is_detected(
     run_cli: RunCli, initialized_vault: Path, tmp_path: Path
 ) -> None:
@@ -111,6 +123,7 @@ def test_cutting_the_tail_below_the_last_write_is_detected(
     assert_tampered(verify(run_cli), 3)
 
 
+@pytest.mark.vault_file
 def test_deleting_the_whole_trail_is_detected(
     run_cli: RunCli, initialized_vault: Path, tmp_path: Path
 ) -> None:
@@ -119,6 +132,7 @@ def test_deleting_the_whole_trail_is_detected(
     assert_tampered(verify(run_cli), 1)
 
 
+@pytest.mark.vault_file
 def test_another_vaults_trail_is_detected(
     run_cli: RunCli, initialized_vault: Path, tmp_path: Path
 ) -> None:
@@ -137,6 +151,7 @@ def test_another_vaults_trail_is_detected(
     assert "another vault" in result.stderr
 
 
+@pytest.mark.vault_file
 def test_replaying_an_older_copy_is_detected_after_a_write(
     run_cli: RunCli, initialized_vault: Path, tmp_path: Path
 ) -> None:
@@ -150,6 +165,7 @@ def test_replaying_an_older_copy_is_detected_after_a_write(
     assert "an older copy of the trail was put back" in result.stderr
 
 
+@pytest.mark.vault_file
 def test_replaying_an_older_copy_is_detected_by_a_checkpoint(
     run_cli: RunCli, initialized_vault: Path, tmp_path: Path
 ) -> None:
@@ -166,6 +182,7 @@ def test_replaying_an_older_copy_is_detected_by_a_checkpoint(
     assert verify(run_cli).returncode == 0
 
 
+@pytest.mark.vault_file
 def test_a_forged_or_foreign_checkpoint_is_refused(
     run_cli: RunCli, initialized_vault: Path, tmp_path: Path
 ) -> None:
@@ -185,6 +202,7 @@ def test_a_forged_or_foreign_checkpoint_is_refused(
     assert verify(run_cli, "--checkpoint", str(junk)).returncode == 9
 
 
+@pytest.mark.vault_file
 def test_a_torn_tail_is_reported_then_repaired(
     run_cli: RunCli, initialized_vault: Path, tmp_path: Path
 ) -> None:
@@ -205,6 +223,7 @@ def test_a_torn_tail_is_reported_then_repaired(
     assert "torn" not in again.stderr
 
 
+@pytest.mark.vault_file
 def test_doctor_reports_a_tampered_trail_as_unhealthy(
     run_cli: RunCli, initialized_vault: Path, tmp_path: Path
 ) -> None:
@@ -218,6 +237,7 @@ def test_doctor_reports_a_tampered_trail_as_unhealthy(
     assert "first bad seq 2" in result.stdout
 
 
+@pytest.mark.vault_file
 def test_doctor_reports_a_torn_trail_as_degraded(
     run_cli: RunCli, initialized_vault: Path, tmp_path: Path
 ) -> None:
@@ -229,6 +249,7 @@ def test_doctor_reports_a_torn_trail_as_degraded(
     assert "torn" in result.stdout
 
 
+@pytest.mark.vault_file
 def test_a_symlinked_trail_is_refused(
     run_cli: RunCli, initialized_vault: Path, tmp_path: Path
 ) -> None:

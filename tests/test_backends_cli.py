@@ -57,8 +57,9 @@ def test_the_database_sees_no_name_secret_or_metadata(
     rows = _rows(postgres, space)
     assert len(rows) > 5
     dump = b"\n".join(key.encode() + b" " + data for key, _rev, data in rows)
+    # The host name quoted as JSON holds it: a short one ("vm") alone turns up in random bytes.
     for plain in ("github-deploy", SECRET, "deploys-the-platform", "tag-prod-eu", "team-blue",
-                  socket.gethostname(), "get_token"):  # fmt: skip
+                  f'"{socket.gethostname()}"', "get_token"):  # fmt: skip
         assert plain.encode() not in dump, plain
     keys = [key for key, _rev, _data in rows]
     assert all(k == "keys" or k.startswith(("r-", "i-", "m-", "root-", "meta-", "activity-"))
@@ -230,3 +231,27 @@ def test_remember_is_refused_on_a_backend(run_cli: RunCli, tmp_path: Path) -> No
     result = run_cli("unlock", "--remember", env=env)
     assert result.returncode == 4
     assert "session" in result.stderr
+
+
+def test_export_rekey_and_a_locked_doctor_on_postgresql(
+    run_cli: RunCli, postgres: PostgresServer, tmp_path: Path
+) -> None:
+    env = _init(run_cli, postgres.url())
+    _create(run_cli, env, "gh", SECRET)
+    locked = run_cli("doctor", env={"CREDCTL_BACKEND": env["CREDCTL_BACKEND"]})
+    assert locked.returncode == 0, locked.stdout  # locked is a state, as for a vault file
+    assert "not checked: the vault is locked" in locked.stdout
+    backup = tmp_path / "backup.credctl"
+    exported = run_cli("export", "-o", str(backup),
+                       env={**env, "CREDCTL_EXPORT_PASSPHRASE": "backup (fake)"})  # fmt: skip
+    assert exported.returncode == 0, exported.stderr
+    restored = run_cli("--vault", str(backup), "get-token", "gh", vault=None,
+                       env={"CREDCTL_PASSPHRASE": "backup (fake)"})  # fmt: skip
+    assert restored.stdout == SECRET + "\n", restored.stderr
+    new = {"CREDCTL_NEW_PASSPHRASE": "the passphrase after the rekey (fake)"}
+    rekeyed = run_cli("rekey", env={**env, **new})
+    assert rekeyed.returncode == 0, rekeyed.stderr
+    after = {**env, "CREDCTL_PASSPHRASE": new["CREDCTL_NEW_PASSPHRASE"]}
+    assert run_cli("get-token", "gh", env=after).stdout == SECRET + "\n"
+    listed = json.loads(run_cli("audit", "list", "--json", env=after).stdout)
+    assert [e["action"] for e in listed] == ["init", "create", "export", "rekey", "get_token"]

@@ -79,9 +79,10 @@ def listed(run_cli: RunCli, *extra: str) -> list[dict[str, object]]:
 
 
 def generation(vault: Path) -> int:
-    from credctl.vault import Vault
+    """How many writes the vault has seen (in either lane)."""
+    from tests.backend_support import commits
 
-    return Vault(vault).read_parsed().header.generation
+    return commits(vault, PASS_ENV)
 
 
 # -- create --------------------------------------------------------------------------
@@ -1024,15 +1025,13 @@ def test_doctor_reports_a_credential_that_fails_validation(
     run_cli: RunCli, initialized_vault: Path
 ) -> None:
     create_token(run_cli, "gh", "t")
-    from credctl.vault import EnvironmentUnlocker, Vault
+    from tests.backend_support import opened_storage
 
-    vault = Vault(initialized_vault)
-    with vault.edit(EnvironmentUnlocker(env=PASS_ENV)) as txn:
-        found = txn.body.get_by_name("gh")
+    # Changed below the record layer, as a damaged store would be.
+    with opened_storage(initialized_vault, PASS_ENV) as storage, storage.writer() as draft:
+        found = draft.get_by_name("gh")
         assert found is not None
-        record = dict(found[1])
-        record["data"] = {"token": ""}
-        txn.body.put(1, "gh", record)
+        draft.put({**found, "data": {"token": ""}})
     result = run_cli("doctor", env=PASS_ENV)
     assert result.returncode == 1, result.stdout + result.stderr
     assert "fail their type's validation" in result.stdout
@@ -1112,7 +1111,9 @@ def run_on_terminal(
 
 @pytest.fixture
 def terminal_env(initialized_vault: Path) -> dict[str, str]:
-    return {**PASS_ENV, "CREDCTL_VAULT": str(initialized_vault)}
+    from tests.peer_backends import vault_env
+
+    return {**PASS_ENV, **vault_env(initialized_vault)}
 
 
 def test_missing_secret_is_asked_at_a_hidden_prompt(

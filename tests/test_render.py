@@ -38,6 +38,7 @@ from credctl.render.engine import _SCANNERS
 from credctl.secret import SecretValue
 from tests.conftest import PASSPHRASE, RunCli, assert_no_traceback
 from tests.dotenv_support import assert_read_back
+from tests.peer_backends import lane_storage_backend
 
 HOSTILE = {
     "quote": "say \"hi\" \\\" 'single' ''",
@@ -65,7 +66,7 @@ def ref(field: str, name: str = "hostile") -> str:
 def vault(initialized_vault: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A vault holding `hostile` (custom, every field of HOSTILE) and `github` (a token)."""
     monkeypatch.setenv("CREDCTL_PASSPHRASE", PASSPHRASE)
-    manager = CredentialManager.builder().storage_backend(StorageBackend.file(initialized_vault))
+    manager = CredentialManager.builder().storage_backend(lane_storage_backend(initialized_vault))
     results = manager.build().batch_create(
         [
             CredentialInput("custom", HOSTILE, name="hostile"),
@@ -358,6 +359,7 @@ def test_symlink_at_output_is_refused(run_cli: RunCli, vault: Path, tmp_path: Pa
     assert target.read_text() == "untouched\n"
 
 
+@pytest.mark.vault_file  # the output path is the vault file
 def test_output_over_the_vault_is_refused(run_cli: RunCli, vault: Path) -> None:
     before = vault.read_bytes()
 

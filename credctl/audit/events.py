@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from credctl.audit import seal
 from credctl.errors import CredentialError
-from credctl.records.activity import Activity, Actor, os_user
+from credctl.records.activity import Activity, ActivityLog, Actor, os_user
 
 if TYPE_CHECKING:
     from credctl.storage.backend_vault import BackendVault
@@ -74,6 +74,8 @@ class RememberingUnlocker:
         self.settings: Mapping[str, Any] = {}
         #: The passphrase the inner unlocker used, if it tells (a rekey re-wraps with it).
         self.used_passphrase: bytes | None = None
+        #: A backend's activity log, opened before a rekey could replace the data key.
+        self.backend_log: ActivityLog | None = None
 
     def __repr__(self) -> str:  # never the key
         return f"RememberingUnlocker({self.inner!r})"
@@ -86,11 +88,26 @@ class RememberingUnlocker:
             self.vault_id = parsed.header.vault_id
             from credctl.vault.store import Vault
 
-            # A backend's activity log keeps its own key across rekeys: no epochs there.
+            # A backend's activity log keeps its own key across rekeys: no epochs there,
+            # but that key is read with the data key, which the operation may replace.
             if self.store_epoch and isinstance(vault, Vault):
                 self.settings = store_epoch(vault, found[0])
+            elif self.store_epoch:
+                self.backend_log = _backend_log(vault, found[0])
             self.found = found
         return self.found
+
+
+def _backend_log(vault: UnlockTarget, data_key: bytes) -> ActivityLog | None:
+    """A backend's activity log, its key read now (while `data_key` still opens it)."""
+    from credctl.storage.backend_vault import BackendVault
+    from credctl.storage.sealed import SealedStorage
+
+    if not isinstance(vault, BackendVault):
+        return None
+    storage = SealedStorage(vault.backend, KeyUnlocker(data_key))
+    storage.log_keys()
+    return storage.activity_log()
 
 
 def first_epoch(settings: dict[str, Any], vault_id: bytes, data_key: bytes) -> None:
@@ -164,7 +181,8 @@ def record_vault_event(
     if not isinstance(vault, Vault):  # a shared backend: its sealed activity log
         from credctl.storage.sealed import SealedStorage
 
-        SealedStorage(vault.backend, unlocker).activity_log().append(activity)
+        opened = unlocker.backend_log if isinstance(unlocker, RememberingUnlocker) else None
+        (opened or SealedStorage(vault.backend, unlocker).activity_log()).append(activity)
         return
     storage = VaultStorage(vault, unlocker)
     trail = storage.activity_log()

@@ -1,15 +1,17 @@
 """The audit operations behind `CredentialManager`: list, export, verify, checkpoint, prune.
 
 Each one reads the record layer's activity log: the sealed trail of a vault
-(`AuditTrail`), or a plain log (memory and plug-in backends), whose entries are
-listed and exported alike but cannot be verified, checkpointed or pruned.
+(`AuditTrail`), a log that verifies itself (`SelfVerifyingLog`: a shared
+backend's sealed log, which has no checkpoints and is not pruned), or a plain
+log (memory and plug-in backends), whose entries are listed and exported alike
+but cannot be verified, checkpointed or pruned.
 Every operation appends its own entry (``audit_list``, ``audit_export``, …)
 before its result is handed out, so reading the trail is audited too.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, runtime_checkable
 
 from credctl.audit import seal
 from credctl.audit.model import AuditEntry, AuditFilter, ExportFormat
@@ -22,6 +24,16 @@ if TYPE_CHECKING:
     from credctl.audit.trail import AuditTrail
     from credctl.records.activity import Actor
     from credctl.records.store import RecordStore
+    from credctl.storage.sealed_log import LogCheck
+
+
+@runtime_checkable
+class SelfVerifyingLog(Protocol):
+    """An activity log that checks its own entries and end (a shared backend's)."""
+
+    def verify(self) -> LogCheck:
+        """Every entry that opened, and the first problem, if any."""
+        ...
 
 
 class AuditVerification(NamedTuple):
@@ -115,7 +127,11 @@ def load(
     trail = trail_of(store)
     if trail is None:
         if checkpoint is not None:
-            raise InvalidInput("this backend's activity log is not sealed: it has no checkpoints")
+            raise InvalidInput(_no("checkpoints", store))
+        log = store.activity_log
+        if isinstance(log, SelfVerifyingLog):
+            check = log.verify()
+            return select([entry_of(a) for a in check.activities], chosen), checked(check)
         entries = [entry_of(a) for a in store.activities()]
         last = entries[-1].seq if entries else None
         plain = AuditVerification(None, len(entries), entries[0].seq if entries else None,
@@ -134,6 +150,33 @@ def load(
         except (KeyError, TypeError, ValueError):
             continue  # authenticated, yet not an entry this version understands
     return entries, verification(report)
+
+
+def verifiable(store: RecordStore) -> bool:
+    """Whether the store's log can be verified (a vault's trail, a backend's sealed log)."""
+    return trail_of(store) is not None or isinstance(store.activity_log, SelfVerifyingLog)
+
+
+def checked(check: LogCheck) -> AuditVerification:
+    """The verification of a self-verifying log."""
+    digest = seal.b64(check.head_digest) if check.head_digest is not None else "-"
+    return AuditVerification(
+        verified=check.problem is None,
+        entries=check.entries,
+        first_seq=check.first_seq,
+        last_seq=check.last_seq,
+        head_seq=check.head_seq or 0,
+        head_hash=digest,
+        first_bad_seq=check.first_bad_seq,
+        problem=check.problem,
+        recorded_head_seq=check.recorded_head,
+    )
+
+
+def _no(what: str, store: RecordStore) -> str:
+    if isinstance(store.activity_log, SelfVerifyingLog):
+        return f"a shared backend's activity log has no {what}: a vault file's trail has them"
+    return f"this backend's activity log is not sealed: it has no {what}"
 
 
 def entry_of(activity: Any) -> AuditEntry:
@@ -199,7 +242,7 @@ def checkpoint(store: RecordStore, actor: Actor) -> str:
     """A checkpoint of the verified trail (its own entry included)."""
     trail = trail_of(store)
     if trail is None:
-        raise InvalidInput("this backend's activity log is not sealed: it has no checkpoints")
+        raise InvalidInput(_no("checkpoints", store))
     from credctl.audit import checkpoint as checkpoints
     from credctl.audit.reader import read_trail
 
@@ -216,6 +259,9 @@ def prune(store: RecordStore, actor: Actor, before: dt.datetime) -> int:
     """Remove the entries older than `before`; how many were removed."""
     trail = trail_of(store)
     if trail is None:
+        if isinstance(store.activity_log, SelfVerifyingLog):
+            raise InvalidInput("a shared backend's activity log is not pruned: only a vault "
+                               "file's trail is")  # fmt: skip
         raise InvalidInput("this backend's activity log is not sealed: it cannot be pruned")
     from credctl.audit.prune import prune_trail
 

@@ -293,8 +293,8 @@ def export_command(
     cli: CliContext = ctx.obj
     target = Vault(output_path.expanduser())
     _refuse_existing(target.path)
-    if cli.backend_url is None:
-        source = cli.vault_file()
+    source = cli.vault()
+    if isinstance(source, Vault):
         if target.path == source.path:
             raise UsageError("the backup must be another file than the vault itself")
         opened = source.open(cli.unlocker())

@@ -12,8 +12,9 @@ expected``, and the primary key refuses a second entry *n*.
 
 The URL is libpq's (``postgresql://USER@HOST:PORT/DB``; ``PGPASSWORD`` or
 ``~/.pgpass`` for the password, which is never printed); ``?space=NAME`` keeps
-several vaults in one database.  Connections come from a `psycopg_pool`
-pool of at most ``?pool=N`` (default 4) per process.
+several vaults in one database.  Each process keeps at most ``?pool=N``
+(default 4) connections, made on demand in the thread that needs one and kept
+for reuse (`_Pool`).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from credctl.storage.blobs import (
 try:
     import psycopg
     from psycopg import errors as pg_errors
-    from psycopg_pool import ConnectionPool
+    from psycopg.pq import TransactionStatus
 except ImportError as exc:  # pragma: no cover - exercised by the missing-extra test
     raise MissingExtraError("PostgreSQL", "postgres", exc.name or "psycopg") from None
 
@@ -63,6 +64,56 @@ def redact(url: str) -> str:
     return f"postgresql://{user}{host}{port}{parts.path}"
 
 
+class _Pool:
+    """At most `size` connections, made on demand in the calling thread, kept when idle.
+
+    No background threads (psycopg_pool's workers made a pool that was dropped
+    without `close` fail in the garbage collector when it ran in one of them).
+    """
+
+    def __init__(self, conninfo: str, size: int, timeout: float) -> None:
+        self._conninfo = conninfo
+        self._timeout = timeout
+        self._slots = threading.BoundedSemaphore(size)
+        self._idle: list[Any] = []
+        self._lock = threading.Lock()
+
+    def get(self) -> Any:
+        """A connection (autocommit): an idle one, else a new one; waits for a free slot."""
+        if not self._slots.acquire(timeout=self._timeout):
+            raise TimeoutError("every connection of the pool stayed busy")
+        with self._lock:
+            conn = self._idle.pop() if self._idle else None
+        if conn is not None:
+            return conn
+        try:
+            return psycopg.connect(self._conninfo, autocommit=True, connect_timeout=10)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def put(self, conn: Any) -> None:
+        """Keep an idle, healthy connection for reuse; close any other."""
+        try:
+            if not conn.closed and conn.info.transaction_status == TransactionStatus.IDLE:
+                with self._lock:
+                    self._idle.append(conn)
+                    return
+            with contextlib.suppress(Exception):
+                conn.close()
+        finally:
+            with contextlib.suppress(ValueError):  # taken from a pool closed since
+                self._slots.release()
+
+    def close(self) -> None:
+        """Close the idle connections (ones in use are closed when given back)."""
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            with contextlib.suppress(Exception):
+                conn.close()
+
+
 class _Txn:
     """A transaction on one pooled connection (reader, or writer with `lock`/`commit`)."""
 
@@ -74,17 +125,20 @@ class _Txn:
         level = "READ COMMITTED" if write else "REPEATABLE READ READ ONLY"
         conn.execute(f"BEGIN ISOLATION LEVEL {level}")
 
+    def _run(self, sql: str, params: Any = None) -> Any:
+        return _execute(self.backend, self.conn, sql, params)
+
     def get_many(self, keys: Sequence[str]) -> dict[str, Blob]:
         if not keys:
             return {}
-        rows = self.conn.execute(
+        rows = self._run(
             "SELECT key, data, rev FROM credctl_blobs WHERE space = %s AND key = ANY(%s)",
             (self.space, list(keys)),
         ).fetchall()
         return {key: Blob(key, bytes(data), int(rev)) for key, data, rev in rows}
 
     def list(self, prefix: str) -> list[Blob]:
-        rows = self.conn.execute(
+        rows = self._run(
             "SELECT key, data, rev FROM credctl_blobs WHERE space = %s AND key LIKE %s "
             "ORDER BY key",
             (self.space, prefix.replace("%", "").replace("_", "\\_") + "%"),
@@ -96,15 +150,16 @@ class _Txn:
             return
         self.closed = True
         with contextlib.suppress(Exception):
-            self.conn.execute("ROLLBACK")
+            self._run("ROLLBACK")
         self.backend.release(self.conn)
 
     def lock(self, timeout: float) -> None:
         """Take the space's advisory lock (exit 8 after `timeout` seconds)."""
-        self.conn.execute(f"SET LOCAL lock_timeout = '{int(timeout * 1000)}ms'")
+        self._run(f"SET LOCAL lock_timeout = '{int(timeout * 1000)}ms'")
         try:
-            self.conn.execute(
-                "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", ("credctl:" + self.space,)
+            self._run(
+                "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+                ("credctl:" + self.space,),
             )
         except pg_errors.LockNotAvailable:
             raise VaultBusyError(
@@ -114,7 +169,7 @@ class _Txn:
 
     def last_log_seq(self, log: str) -> int:
         """The log's last committed entry number, seen from this transaction."""
-        row = self.conn.execute(
+        row = self._run(
             "SELECT coalesce(max(seq), 0) FROM credctl_log WHERE space = %s AND log = %s",
             (self.space, log),
         ).fetchone()
@@ -123,7 +178,7 @@ class _Txn:
     def append_log(self, log: str, expected_last: int, entries: Sequence[bytes]) -> int:
         """Append inside this transaction (the writer's: one commit for both)."""
         for offset, data in enumerate(entries, 1):
-            cursor = self.conn.execute(
+            cursor = self._run(
                 "INSERT INTO credctl_log (space, log, seq, data) "
                 "SELECT %s, %s, %s, %s WHERE (SELECT coalesce(max(seq), 0) FROM credctl_log "
                 "WHERE space = %s AND log = %s) = %s ON CONFLICT DO NOTHING",
@@ -139,19 +194,19 @@ class _Txn:
         for change in changes:
             key = check_key(change.key)
             if change.data is None:
-                cursor = self.conn.execute(
+                cursor = self._run(
                     "DELETE FROM credctl_blobs WHERE space = %s AND key = %s AND rev = %s",
                     (self.space, key, change.expected),
                 )
             elif change.expected is None:
-                cursor = self.conn.execute(
+                cursor = self._run(
                     "INSERT INTO credctl_blobs (space, key, rev, data) VALUES (%s, %s, 1, %s) "
                     "ON CONFLICT DO NOTHING",
                     (self.space, key, change.data),
                 )
                 tokens[key] = 1
             else:
-                cursor = self.conn.execute(
+                cursor = self._run(
                     "UPDATE credctl_blobs SET data = %s, rev = rev + 1 "
                     "WHERE space = %s AND key = %s AND rev = %s",
                     (change.data, self.space, key, change.expected),
@@ -178,7 +233,7 @@ class PostgresBackend:
         kept = urlencode({k: v for k, v in params.items() if k not in _OWN_PARAMS})
         self.conninfo = parts._replace(scheme="postgresql", query=kept).geturl()
         self._url = url
-        self._pool: ConnectionPool | None = None
+        self._pool: _Pool | None = None
         self._guard = threading.Lock()
         self._ready = False
 
@@ -192,15 +247,11 @@ class PostgresBackend:
     def _connection(self) -> Any:
         with self._guard:
             if self._pool is None:
-                self._pool = ConnectionPool(
-                    self.conninfo, min_size=1, max_size=self.pool_size, open=False,
-                    timeout=self.timeout, kwargs={"autocommit": True, "connect_timeout": 10},
-                    name="credctl",
-                )  # fmt: skip
-                self._pool.open(wait=False)
+                self._pool = _Pool(self.conninfo, self.pool_size, self.timeout)
+            pool = self._pool
         try:
-            conn = self._pool.getconn()
-        except Exception as exc:  # noqa: BLE001 - psycopg_pool wraps every connect failure
+            conn = pool.get()
+        except Exception as exc:  # noqa: BLE001 - every connect failure is the same to a user
             raise BackendUnavailableError(
                 f"cannot connect to {self.describe()} ({type(exc).__name__})",
                 hint="check the host, port, database and PGPASSWORD/~/.pgpass",
@@ -208,6 +259,13 @@ class PostgresBackend:
         if not self._ready:
             try:
                 self._migrate(conn)
+            except psycopg.Error as exc:
+                self.release(conn)
+                raise BackendUnavailableError(
+                    f"cannot create or check credctl's tables in {self.describe()} "
+                    f"({type(exc).__name__})",
+                    hint="the database user needs CREATE on the schema the first time",
+                ) from None
             except BaseException:
                 self.release(conn)
                 raise
@@ -215,9 +273,12 @@ class PostgresBackend:
 
     def release(self, conn: Any) -> None:
         """Give a connection back to the pool."""
-        if self._pool is not None:
+        pool = self._pool
+        if pool is not None:
+            pool.put(conn)
+        else:  # closed meanwhile
             with contextlib.suppress(Exception):
-                self._pool.putconn(conn)
+                conn.close()
 
     def _migrate(self, conn: Any) -> None:
         """Create or upgrade the schema (once per process); refuse a newer one."""
@@ -263,7 +324,7 @@ class PostgresBackend:
         txn: _Txn = self._guarded(lambda conn: _Txn(self, conn, write=True))
         try:
             yield txn
-            txn.conn.execute("COMMIT")
+            txn._run("COMMIT")
         except psycopg.OperationalError as exc:
             raise BackendUnavailableError(
                 f"{self.describe()} failed ({type(exc).__name__})"
@@ -276,23 +337,15 @@ class PostgresBackend:
     def append_log(self, log: str, expected_last: int, entries: Sequence[bytes]) -> int:
         """Append after `expected_last`; `BlobConflictError` when another appended first."""
         with self.transaction() as txn:
-            for offset, data in enumerate(entries, 1):
-                cursor = txn.conn.execute(
-                    "INSERT INTO credctl_log (space, log, seq, data) "
-                    "SELECT %s, %s, %s, %s WHERE (SELECT coalesce(max(seq), 0) FROM credctl_log "
-                    "WHERE space = %s AND log = %s) = %s ON CONFLICT DO NOTHING",
-                    (self.space, log, expected_last + offset, data, self.space, log,
-                     expected_last + offset - 1),
-                )  # fmt: skip
-                if cursor.rowcount != 1:
-                    raise BlobConflictError(f"the {log} log moved on")
-        return expected_last + len(entries)
+            return txn.append_log(log, expected_last, entries)
 
     def last_log_seq(self, log: str) -> int:
         """The log's last entry number (0 when empty)."""
         conn = self._connection()
         try:
-            row = conn.execute(
+            row = _execute(
+                self,
+                conn,
                 "SELECT coalesce(max(seq), 0) FROM credctl_log WHERE space = %s AND log = %s",
                 (self.space, log),
             ).fetchone()
@@ -304,7 +357,9 @@ class PostgresBackend:
         """Entries above `after`, in order."""
         conn = self._connection()
         try:
-            rows = conn.execute(
+            rows = _execute(
+                self,
+                conn,
                 "SELECT seq, data FROM credctl_log WHERE space = %s AND log = %s AND seq > %s "
                 "ORDER BY seq",
                 (self.space, log, after),
@@ -344,6 +399,24 @@ class PostgresBackend:
             if self._pool is not None:
                 self._pool.close()
                 self._pool = None
+
+
+def _execute(backend: PostgresBackend, conn: Any, sql: str, params: Any = None) -> Any:
+    """Run one statement; a database error is `BackendUnavailableError` (never a traceback).
+
+    A lock timeout stays itself: `_Txn.lock` answers it with exit 8.
+    """
+    try:
+        return conn.execute(sql, params)
+    except pg_errors.LockNotAvailable:
+        raise
+    except psycopg.Error as exc:
+        state = f", SQLSTATE {exc.sqlstate}" if exc.sqlstate else ""
+        # The server's own message may quote a row: only its kind is shown.
+        raise BackendUnavailableError(
+            f"{backend.describe()} refused the request ({type(exc).__name__}{state})",
+            hint="check the database's permissions, triggers and disk (`credctl doctor`)",
+        ) from None
 
 
 def _schema_version(conn: Any) -> int | None:

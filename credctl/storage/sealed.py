@@ -194,9 +194,20 @@ class SealedStorage:
             from credctl.storage.sealed_log import SealedActivityLog
 
             self._log = SealedActivityLog(
-                self.backend, self.log_keys, lambda: self._active.get(_thread())
-            )
+                self.backend, self.log_keys, lambda: self._active.get(_thread()),
+                self.recorded_log_head,
+            )  # fmt: skip
         return self._log
+
+    def recorded_log_head(self) -> object:
+        """The activity log's head as the last write recorded it (`sealed_log.HEAD_SETTING`)."""
+        from credctl.storage.sealed_log import HEAD_SETTING
+
+        view = self.snapshot()
+        try:
+            return view.meta.get(HEAD_SETTING)
+        finally:
+            view.close()
 
     def log_keys(self) -> SealKeys:
         """The keys that seal activity log entries (the root's log key, not the data key)."""

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import CHEAP_KDF, PASSPHRASE, credctl_command
+from tests.peer_backends import vault_env
 from tests.peers import peer_missing
 
 from .oauth_peers import CHROMIUM, HERE, OAuthCli, Provider, installed
@@ -58,7 +59,7 @@ def oauth_cli(provider: Provider, tmp_path: Path) -> OAuthCli:
     vault = tmp_path / "vault" / "oauth.credctl"
     init = subprocess.run([*credctl_command(), "init", *CHEAP_KDF], capture_output=True,
                           text=True, check=False,
-                          env={**os.environ, "CREDCTL_VAULT": str(vault),
+                          env={**os.environ, **vault_env(vault),
                                "CREDCTL_PASSPHRASE": PASSPHRASE})  # fmt: skip
     assert init.returncode == 0, init.stderr
     return OAuthCli(vault, tmp_path, provider.issuer)

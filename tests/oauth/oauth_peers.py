@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.conftest import PASSPHRASE, credctl_command
+from tests.peer_backends import lane_storage_backend, vault_env
 from tests.peers import peer_failed
 
 HERE = Path(__file__).resolve().parent
@@ -100,7 +101,7 @@ class OAuthCli:
         self.outputs: list[str] = []
         self.env = {
             **os.environ,
-            "CREDCTL_VAULT": str(vault),
+            **vault_env(vault),
             "BROWSER": str(HERE / "browser.mjs"),
             "CREDCTL_TEST_BROWSER_LOG": str(self.browser_log),
         }
@@ -160,13 +161,12 @@ class OAuthCli:
     def record(self, name: str) -> dict[str, Any]:
         """The stored record (read through the library, as a test oracle)."""
         from credctl.manager import CredentialManager
-        from credctl.model import StorageBackend
 
         os.environ["CREDCTL_PASSPHRASE"] = PASSPHRASE
         try:
             manager = (
                 CredentialManager.builder()
-                .storage_backend(StorageBackend.file(self.vault))
+                .storage_backend(lane_storage_backend(self.vault))
                 .build()
             )
             found = manager.storage.snapshot().get_by_name(name)
@@ -179,13 +179,12 @@ class OAuthCli:
     def meta(self) -> dict[str, Any]:
         """The vault's settings (pending flows live there)."""
         from credctl.manager import CredentialManager
-        from credctl.model import StorageBackend
 
         os.environ["CREDCTL_PASSPHRASE"] = PASSPHRASE
         try:
             manager = (
                 CredentialManager.builder()
-                .storage_backend(StorageBackend.file(self.vault))
+                .storage_backend(lane_storage_backend(self.vault))
                 .build()
             )
             return dict(manager.storage.snapshot().meta)
